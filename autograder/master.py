@@ -1,0 +1,255 @@
+"""Read an exercise master (otter-assign format stored as MyST ``.md``).
+
+A master lives at ``exercises/wNN-<slug>/wNN.md``.  This module finds it, parses
+its questions and test cases (independently of otter, so that the grader does
+not depend on otter's internals), and derives the notebooks that tutors see:
+the worked solution and the nbgrader source.  Mutants live next to the master
+in ``mutants/<question>_<what>.py``.
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import jupytext
+import nbformat
+import yaml
+
+REPO = Path(__file__).resolve().parent.parent
+EXERCISES = REPO / "exercises"
+WEEK = re.compile(r"^w\d\d$")
+CONFIG = re.compile(r'^\s*"""\s*#\s*BEGIN TEST CONFIG\s*\n(.*?)"""\s*#\s*END TEST CONFIG\s*\n',
+                    re.S)
+
+
+class MasterError(ValueError):
+    """The master, or the week asked for, is not usable."""
+
+
+@dataclass
+class TestCase:
+    """One otter test case: a ``test_*`` function and its points."""
+
+    question: str
+    name: str
+    code: str  # the function definition, without the config docstring
+    points: float
+    hidden: bool
+    failure_message: str = ""
+    success_message: str = ""
+
+    @property
+    def params(self) -> list[str]:
+        fn = next(n for n in ast.parse(self.code).body if isinstance(n, ast.FunctionDef))
+        return [a.arg for a in fn.args.args]
+
+
+@dataclass
+class Question:
+    name: str
+    points: float
+    tests: list[TestCase] = field(default_factory=list)
+    solution_names: list[str] = field(default_factory=list)  # names defined by answers
+
+
+@dataclass
+class Master:
+    week: str
+    path: Path
+    notebook: nbformat.NotebookNode
+    questions: list[Question]
+
+    @property
+    def max_score(self) -> float:
+        return sum(q.points for q in self.questions)
+
+    def question(self, name: str) -> Question:
+        for q in self.questions:
+            if q.name == name:
+                return q
+        raise MasterError(f"{self.week} has no question {name!r}")
+
+
+def available_weeks() -> list[str]:
+    return sorted(p.parent.name.split("-")[0] for p in EXERCISES.glob("w[0-9][0-9]-*/w*.md")
+                  if p.stem == p.parent.name.split("-")[0])
+
+
+def find_master(week: str) -> Path:
+    """Path of ``exercises/<week>-*/<week>.md``; a clear error for a wrong name."""
+    if not WEEK.match(str(week)):
+        raise MasterError(f"{week!r} is not a week name: use w01, w02, ...")
+    hits = sorted(EXERCISES.glob(f"{week}-*/{week}.md"))
+    if not hits:
+        weeks = ", ".join(available_weeks()) or "none"
+        raise MasterError(f"no exercise named {week!r}; available: {weeks}")
+    if len(hits) > 1:
+        raise MasterError(f"more than one master for {week}: {[str(h) for h in hits]}")
+    return hits[0]
+
+
+def _raw_config(cell) -> tuple[str, dict] | None:
+    """For a raw boundary cell return (marker, yaml config)."""
+    if cell.cell_type != "raw":
+        return None
+    text = cell.source.strip()
+    first, _, rest = text.partition("\n")
+    marker = first.strip().lstrip("#").strip().upper()
+    try:
+        config = yaml.safe_load(rest) if rest.strip() else {}
+    except yaml.YAMLError as exc:
+        raise MasterError(f"bad YAML in the {marker!r} cell: {exc}") from exc
+    return marker, (config or {})
+
+
+def read_notebook(path: Path) -> nbformat.NotebookNode:
+    return jupytext.read(path, fmt="md:myst")
+
+
+def parse(notebook: nbformat.NotebookNode, week: str, path: Path) -> Master:
+    questions: list[Question] = []
+    current: Question | None = None
+    in_tests = in_solution = False
+    assignment = None
+    for i, cell in enumerate(notebook.cells):
+        raw = _raw_config(cell)
+        if raw:
+            marker, config = raw
+            if marker == "ASSIGNMENT CONFIG":
+                assignment = config
+            elif marker == "BEGIN QUESTION":
+                if current is not None:
+                    raise MasterError(f"cell {i}: question inside question {current.name}")
+                if "name" not in config or "points" not in config:
+                    raise MasterError(f"cell {i}: BEGIN QUESTION needs name and points")
+                current = Question(str(config["name"]), float(config["points"]))
+            elif marker == "END QUESTION":
+                if current is None:
+                    raise MasterError(f"cell {i}: END QUESTION without BEGIN QUESTION")
+                total = sum(t.points for t in current.tests)
+                if abs(total - current.points) > 1e-9:
+                    raise MasterError(f"{current.name}: test points add up to {total}, "
+                                      f"the question is worth {current.points}")
+                questions.append(current)
+                current = None
+            elif marker == "BEGIN TESTS":
+                in_tests = True
+            elif marker == "END TESTS":
+                in_tests = False
+            elif marker == "BEGIN SOLUTION":
+                in_solution = True
+            elif marker == "END SOLUTION":
+                in_solution = False
+            continue
+        if cell.cell_type != "code" or current is None:
+            continue
+        if in_tests:
+            current.tests.append(_parse_test(cell.source, current.name, i))
+        elif in_solution:
+            tree = ast.parse(strip_solution_markers(cell.source))
+            current.solution_names += [n.name for n in tree.body
+                                       if isinstance(n, (ast.FunctionDef, ast.ClassDef))]
+    if assignment is None:
+        raise MasterError(f"{path}: no ASSIGNMENT CONFIG cell")
+    if str(assignment.get("name")) != week:
+        raise MasterError(f"{path}: ASSIGNMENT CONFIG names {assignment.get('name')!r}, "
+                          f"not {week!r}")
+    if current is not None:
+        raise MasterError(f"{path}: question {current.name} has no END QUESTION")
+    if not questions:
+        raise MasterError(f"{path}: no questions")
+    return Master(week, path, notebook, questions)
+
+
+def _parse_test(source: str, question: str, index: int) -> TestCase:
+    match = CONFIG.match(source)
+    config = yaml.safe_load(match.group(1)) if match else {}
+    code = source[match.end():] if match else source
+    funcs = [n for n in ast.parse(code).body if isinstance(n, ast.FunctionDef)]
+    if len(funcs) != 1 or not funcs[0].name.startswith("test"):
+        raise MasterError(f"cell {index}: a test cell holds exactly one test_* function")
+    if "points" not in config:
+        raise MasterError(f"cell {index}: test {funcs[0].name} has no points")
+    return TestCase(question=question, name=funcs[0].name, code=code.strip() + "\n",
+                    points=float(config["points"]), hidden=bool(config.get("hidden", False)),
+                    failure_message=str(config.get("failure_message", "")),
+                    success_message=str(config.get("success_message", "")))
+
+
+def load_master(week: str) -> Master:
+    path = find_master(week)
+    return parse(read_notebook(path), week, path)
+
+
+SOLUTION_MARKER = re.compile(r"^\s*# (BEGIN|END) SOLUTION.*\n?", re.M)
+
+
+def strip_solution_markers(source: str) -> str:
+    return SOLUTION_MARKER.sub("", source)
+
+
+def solution_notebook(master: Master) -> nbformat.NotebookNode:
+    """The worked solution for tutors: answers in place, no tests, no raw cells."""
+    nb = nbformat.v4.new_notebook(metadata=copy.deepcopy(master.notebook.metadata))
+    in_tests = False
+    for cell in master.notebook.cells:
+        raw = _raw_config(cell)
+        if raw:
+            in_tests = {"BEGIN TESTS": True, "END TESTS": False}.get(raw[0], in_tests)
+            continue
+        if in_tests:
+            continue
+        if cell.cell_type == "code":
+            nb.cells.append(nbformat.v4.new_code_cell(strip_solution_markers(cell.source)))
+        else:
+            nb.cells.append(nbformat.v4.new_markdown_cell(cell.source))
+    nb.metadata["tmlbook"] = {"week": master.week, "kind": "solution"}
+    return nb
+
+
+# --------------------------------------------------------------------------- mutants
+@dataclass
+class Mutant:
+    """A known-wrong answer to one question: it must lose points there."""
+
+    name: str
+    question: str
+    code: str
+    why: str
+
+
+def load_mutants(master: Master) -> list[Mutant]:
+    mutants = []
+    for path in sorted((master.path.parent / "mutants").glob("*.py")):
+        question = path.stem.split("_")[0]
+        master.question(question)  # raises for a mutant of an unknown question
+        text = path.read_text()
+        why = next((line.split(":", 1)[1].strip() for line in text.splitlines()
+                    if line.startswith("# why:")), "")
+        mutants.append(Mutant(path.stem, question, text, why))
+    return mutants
+
+
+def mutant_notebook(master: Master, mutant: Mutant) -> nbformat.NotebookNode:
+    """The solution notebook with one question's answer cells replaced by the mutant."""
+    nb = solution_notebook(master)
+    names = set(master.question(mutant.question).solution_names)
+    replaced = False
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        try:
+            defined = {n.name for n in ast.parse(cell.source).body
+                       if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
+        except SyntaxError:
+            continue
+        if defined and defined <= names:
+            cell.source = mutant.code if not replaced else "pass"
+            replaced = True
+    if not replaced:
+        raise MasterError(f"mutant {mutant.name}: no answer cell of {mutant.question} found")
+    return nb

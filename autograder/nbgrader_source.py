@@ -1,0 +1,100 @@
+"""Turn an otter-format master into an nbgrader source notebook.
+
+One locked grade cell per otter test case (so nbgrader's all-or-nothing scoring
+per grade cell gives otter's per-test partial credit), the test function
+followed by a call that passes the notebook's names; hidden tests wrapped in
+``### BEGIN HIDDEN TESTS`` markers; answers in ``### BEGIN SOLUTION`` blocks.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from dataclasses import dataclass
+
+import nbformat
+
+from autograder.master import Master, _parse_test, _raw_config
+
+OTTER_SOLUTION = re.compile(r"^(\s*)# (BEGIN|END) SOLUTION.*$", re.M)
+HIDDEN = re.compile(r"^\s*### (BEGIN|END) HIDDEN TESTS\s*$\n?", re.M)
+
+
+@dataclass
+class GradeCell:
+    """A grade cell as the nbgrader engine runs it."""
+
+    question: str
+    grade_id: str
+    code: str  # hidden-test markers removed
+    points: float
+    hidden: bool
+    failure_message: str
+
+
+def _meta(grade_id: str, *, grade: bool, solution: bool, locked: bool,
+          points: float | None = None) -> dict:
+    meta = {"grade": grade, "grade_id": grade_id, "locked": locked,
+            "schema_version": 3, "solution": solution}
+    if points is not None:
+        meta["points"] = points
+    return {"nbgrader": meta}
+
+
+def nbgrader_source(master: Master) -> nbformat.NotebookNode:
+    nb = nbformat.v4.new_notebook(metadata=copy.deepcopy(master.notebook.metadata))
+    nb.metadata.pop("otter", None)
+    question = None
+    in_tests = in_solution = False
+    answer = 0
+    for i, cell in enumerate(master.notebook.cells):
+        raw = _raw_config(cell)
+        if raw:
+            marker, config = raw
+            if marker == "BEGIN QUESTION":
+                question, answer = str(config["name"]), 0
+            elif marker == "END QUESTION":
+                question = None
+            in_tests = {"BEGIN TESTS": True, "END TESTS": False}.get(marker, in_tests)
+            in_solution = {"BEGIN SOLUTION": True, "END SOLUTION": False}.get(marker,
+                                                                               in_solution)
+            continue
+        if cell.cell_type == "markdown":
+            nb.cells.append(nbformat.v4.new_markdown_cell(cell.source))
+        elif in_tests:
+            test = _parse_test(cell.source, question, i)
+            body = f"{test.code}\n{test.name}({', '.join(test.params)})\n"
+            if test.hidden:
+                body = f"### BEGIN HIDDEN TESTS\n{body}### END HIDDEN TESTS\n"
+            new = nbformat.v4.new_code_cell(body)
+            new.metadata.update(_meta(f"{question}-{test.name}", grade=True, solution=False,
+                                      locked=True, points=test.points))
+            nb.cells.append(new)
+        elif in_solution:
+            answer += 1
+            source = OTTER_SOLUTION.sub(lambda m: f"{m.group(1)}### {m.group(2)} SOLUTION",
+                                        cell.source)
+            new = nbformat.v4.new_code_cell(source)
+            new.metadata.update(_meta(f"{question}-answer-{answer}", grade=False,
+                                      solution=True, locked=False))
+            nb.cells.append(new)
+        else:
+            nb.cells.append(nbformat.v4.new_code_cell(cell.source))
+    return nb
+
+
+def grade_cells(master: Master) -> list[GradeCell]:
+    """The grade cells of :func:`nbgrader_source`, ready for the nbgrader engine."""
+    cells = []
+    for cell in nbgrader_source(master).cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if not meta.get("grade"):
+            continue
+        question = meta["grade_id"].split("-", 1)[0]
+        hidden = "### BEGIN HIDDEN TESTS" in cell.source
+        test_name = meta["grade_id"].split("-", 1)[1]
+        failure = next(t.failure_message for t in master.question(question).tests
+                       if t.name == test_name)
+        cells.append(GradeCell(question, meta["grade_id"], HIDDEN.sub("", cell.source),
+                               float(meta["points"]), hidden, failure))
+    return cells
