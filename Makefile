@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(CURDIR)/$(VENV)/bin
 STAMP  := $(VENV)/.installed
 # The book's kernels run `python`: put the venv first on PATH.
-RUN    := PATH="$(BIN):$$PATH" TML_QUIET=1 MPLBACKEND=Agg
+RUN    := PATH="$(BIN):$$PATH" TML_QUIET=1
 
 .PHONY: book book-all test release clean help
 

@@ -132,8 +132,10 @@ def grade(week: str, paths: list[str], out: str | Path, *, engine: str = "otter"
     limits = limits or Limits()
     subs = shard_of(discover(paths, week), shard)
     out = Path(out)
-    (out / "results").mkdir(parents=True, exist_ok=True)
-    (out / "feedback").mkdir(parents=True, exist_ok=True)
+    for sub, pattern in (("results", "*.json"), ("feedback", "*.html")):
+        (out / sub).mkdir(parents=True, exist_ok=True)
+        for stale in (out / sub).glob(pattern):  # a regrade replaces the last one
+            stale.unlink()
     quiet = os.environ.get("TML_QUIET", "") not in ("", "0") if progress is None else not progress
     bar = tqdm(total=len(subs), desc=f"grading {week}", disable=quiet)
     started = time.monotonic()

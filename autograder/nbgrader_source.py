@@ -46,13 +46,13 @@ def nbgrader_source(master: Master) -> nbformat.NotebookNode:
     nb.metadata.pop("otter", None)
     question = None
     in_tests = in_solution = False
-    answer = 0
+    answer = tests = 0
     for i, cell in enumerate(master.notebook.cells):
         raw = _raw_config(cell)
         if raw:
             marker, config = raw
             if marker == "BEGIN QUESTION":
-                question, answer = str(config["name"]), 0
+                question, answer, tests = str(config["name"]), 0, 0
             elif marker == "END QUESTION":
                 question = None
             in_tests = {"BEGIN TESTS": True, "END TESTS": False}.get(marker, in_tests)
@@ -67,7 +67,8 @@ def nbgrader_source(master: Master) -> nbformat.NotebookNode:
             if test.hidden:
                 body = f"### BEGIN HIDDEN TESTS\n{body}### END HIDDEN TESTS\n"
             new = nbformat.v4.new_code_cell(body)
-            new.metadata.update(_meta(f"{question}-{test.name}", grade=True, solution=False,
+            tests += 1  # neutral ids: a hidden test's name must not reach students
+            new.metadata.update(_meta(f"{question}-test{tests}", grade=True, solution=False,
                                       locked=True, points=test.points))
             nb.cells.append(new)
         elif in_solution:
@@ -90,11 +91,9 @@ def grade_cells(master: Master) -> list[GradeCell]:
         meta = cell.metadata.get("nbgrader", {})
         if not meta.get("grade"):
             continue
-        question = meta["grade_id"].split("-", 1)[0]
+        question, _, number = meta["grade_id"].partition("-test")
         hidden = "### BEGIN HIDDEN TESTS" in cell.source
-        test_name = meta["grade_id"].split("-", 1)[1]
-        failure = next(t.failure_message for t in master.question(question).tests
-                       if t.name == test_name)
+        failure = master.question(question).tests[int(number) - 1].failure_message
         cells.append(GradeCell(question, meta["grade_id"], HIDDEN.sub("", cell.source),
                                float(meta["points"]), hidden, failure))
     return cells

@@ -29,6 +29,16 @@ def student_id(name: str) -> str:
     return sid[:80]
 
 
+def _is_student_folder(path: Path, week: str) -> bool:
+    """``<student>/`` holds ``<week>.ipynb``, or one notebook and nothing else to grade."""
+    if (path / f"{week}.ipynb").is_file():
+        return True
+    entries = [p for p in path.iterdir() if not p.name.startswith(".")]
+    notebooks = [p for p in entries if p.is_file() and p.suffix == ".ipynb"]
+    others = [p for p in entries if p.is_dir() or p.suffix == ".zip"]
+    return len(notebooks) == 1 and not others
+
+
 def discover(paths: list[str | Path], week: str) -> list[Submission]:
     """Each path is a ``.ipynb``, an otter ``.zip``, a ``<student>/`` folder holding
     a notebook, or a folder of such submissions.  Sorted by student id; repeated
@@ -40,7 +50,7 @@ def discover(paths: list[str | Path], week: str) -> list[Submission]:
             raise FileNotFoundError(f"submission {path} does not exist")
         if path.is_file():
             found.append(Submission(student_id(path.stem), path))
-        elif any(p.suffix == ".ipynb" for p in path.iterdir() if p.is_file()):
+        elif _is_student_folder(path, week):
             found.append(Submission(student_id(path.name), path))
         else:
             for child in sorted(path.iterdir()):
@@ -130,5 +140,5 @@ def read_cells(sub: Submission, week: str) -> tuple[list[tuple[int, str]], list[
         source = cell.get("source", "")
         if isinstance(source, list):
             source = "".join(str(s) for s in source)
-        cells.append((i, str(source)))
+        cells.append((i + 1, str(source)))  # numbered from 1, as people count
     return cells, notes

@@ -1,0 +1,11 @@
+# why: returns the candidate with the lowest validation accuracy
+def select_weight_decay(train, val, candidates=(0.0, 1e-4, 1e-3, 1e-2), epochs=10,
+                        seed=0):
+    scores = {}
+    for wd in candidates:
+        set_seed(seed)
+        model = MLP()
+        fit(model, *train, epochs=epochs, weight_decay=wd, seed=seed, device="cpu",
+            progress=False)
+        scores[wd] = evaluate(model, *val)
+    return min(candidates, key=lambda wd: scores[wd]), scores
