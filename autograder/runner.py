@@ -233,6 +233,10 @@ class Sandbox:
         except wire.WireTimeout:
             raise
         except wire.WireError:
+            try:  # a process that is ending closes its pipe a moment before it exits
+                self.proc.wait(timeout=2)
+            except subprocess.TimeoutExpired:
+                pass
             if self.proc.poll() is None and self.killed_for is None:
                 self.kill("sent something that is not a valid answer")
             raise

@@ -288,6 +288,13 @@ def main(argv: list[str]) -> int:
         wire.send_bytes(wfd, wire.dump_plain(obj))
 
     stream = BoundedText()
+    pristine_builtins = dict(vars(builtins))
+
+    def restore_builtins() -> None:
+        # A cell may rebind builtins (isinstance, AssertionError, ...); the sandbox's
+        # own machinery needs the real ones to send answers back.
+        vars(builtins).update(pristine_builtins)
+
     _install_guard(workdir, read_roots)
     sys.stdout = sys.stderr = stream
 
@@ -320,6 +327,7 @@ def main(argv: list[str]) -> int:
             record.update(status="error", error=f"{type(exc).__name__}: {str(exc)[:300]}")
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
+            restore_builtins()
         record["seconds"] = round(time.monotonic() - started, 3)
         record["output"] = stream.take()[:2000]
         cells.append(record)
@@ -363,6 +371,7 @@ def main(argv: list[str]) -> int:
                      "error": f"{type(exc).__name__}: {str(exc)[:300]}"}
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
+            restore_builtins()
         reply["output"] = stream.take()[:2000]
         try:
             send(reply)

@@ -13,6 +13,7 @@ Messages are length-prefixed byte strings on two pipes.
 
 from __future__ import annotations
 
+import builtins
 import io
 import os
 import pickle
@@ -28,6 +29,17 @@ HEADER = struct.Struct("!Q")
 
 # Tags inside encoded data (tuples whose first item is TAG).
 TAG = "__tml_wire__"
+
+# Captured at import, before any student code runs: a notebook that rebinds
+# builtins.isinstance (say) must not change how its own answers are sent.
+_isinstance, _type, _bool, _int, _float, _str = (builtins.isinstance, builtins.type,
+                                                  builtins.bool, builtins.int,
+                                                  builtins.float, builtins.str)
+_list, _tuple, _dict, _set, _frozenset = (builtins.list, builtins.tuple, builtins.dict,
+                                          builtins.set, builtins.frozenset)
+_Tensor, _ndarray, _generic = torch.Tensor, np.ndarray, np.generic
+_make_subclass = torch.Tensor._make_subclass
+_from_numpy, _ascontiguous = torch.from_numpy, np.ascontiguousarray
 
 
 class WireError(RuntimeError):
@@ -80,37 +92,38 @@ def encode(obj, register, depth: int = 0):
     """
     if depth > 30:
         raise ValueError("answer nested more than 30 levels deep")
-    if obj is None or type(obj) in (bool, int, float, str, bytes):
+    kind = _type(obj)
+    if obj is None or kind in (_bool, _int, _float, _str, bytes):
         return obj
-    if isinstance(obj, bool):
-        return bool(obj)
-    if isinstance(obj, torch.Tensor):
-        t = obj.detach().to("cpu")
+    if _isinstance(obj, _Tensor):
+        t = _Tensor.detach(obj).to("cpu")
         if t.layout != torch.strided:
             t = t.to_dense()
-        return torch.Tensor._make_subclass(torch.Tensor, t.clone(), False)
-    if isinstance(obj, np.ndarray):
+        return _make_subclass(_Tensor, _Tensor.clone(t), False)
+    if _isinstance(obj, _ndarray):
         if obj.dtype.kind in "biufc":
-            return (TAG, "ndarray", torch.from_numpy(np.ascontiguousarray(obj).copy()))
+            return (TAG, "ndarray", _from_numpy(_ascontiguous(obj).copy()))
         return (TAG, "list", [encode(x, register, depth + 1) for x in obj.tolist()])
-    if isinstance(obj, np.generic):
+    if _isinstance(obj, _generic):
         return encode(obj.item(), register, depth + 1)
-    if isinstance(obj, int):
-        return int(obj)
-    if isinstance(obj, float):
-        return float(obj)
-    if isinstance(obj, str):
-        return str(obj)
-    if type(obj) in (list, tuple):
+    if _isinstance(obj, _bool):
+        return _bool(obj)
+    if _isinstance(obj, _int):
+        return _int.__int__(obj)
+    if _isinstance(obj, _float):
+        return _float.__float__(obj)
+    if _isinstance(obj, _str):
+        return _str.__str__(obj)
+    if kind in (_list, _tuple):
         items = [encode(x, register, depth + 1) for x in obj]
-        return items if type(obj) is list else (TAG, "tuple", items)
-    if type(obj) is dict:
+        return items if kind is _list else (TAG, "tuple", items)
+    if kind is _dict:
         return (TAG, "dict", [(encode(k, register, depth + 1), encode(v, register, depth + 1))
-                              for k, v in obj.items()])
-    if type(obj) in (set, frozenset):
+                              for k, v in _dict.items(obj)])
+    if kind in (_set, _frozenset):
         return (TAG, "set", [encode(x, register, depth + 1) for x in obj])
-    if type(obj).__name__ == "module" and hasattr(obj, "__name__"):
-        return (TAG, "module", str(obj.__name__))
+    if kind.__name__ == "module" and hasattr(obj, "__name__"):
+        return (TAG, "module", _str(obj.__name__))
     return (TAG, "ref", register(obj), _describe(obj))
 
 

@@ -121,7 +121,7 @@ def evaluate(model: nn.Module, X: torch.Tensor, y: torch.Tensor) -> float:
     if X.shape[0] == 0:
         raise ValueError("cannot evaluate on an empty set")
     pred = predict_proba(model, X).argmax(dim=1)
-    return float((pred == y.cpu()).float().mean())
+    return float((pred == y.cpu()).double().mean())
 
 
 def train_reference_mlp(seed: int = 0, progress: bool | None = None) -> nn.Module:

@@ -1,0 +1,69 @@
+"""Shared fixtures.  GPU tests carry ``@pytest.mark.gpu`` and skip without CUDA."""
+
+from __future__ import annotations
+
+import copy
+import os
+from pathlib import Path
+
+import nbformat
+import pytest
+import torch
+
+REPO = Path(__file__).resolve().parent.parent
+os.environ.setdefault("TML_QUIET", "1")
+os.environ.setdefault("MPLBACKEND", "Agg")
+torch.set_num_threads(1)
+
+
+def pytest_collection_modifyitems(config, items):
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs CUDA")
+    for item in items:
+        if item.get_closest_marker("gpu") is not None:
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def w01():
+    from autograder.master import load_master
+
+    return load_master("w01")
+
+
+@pytest.fixture(scope="session")
+def w01_release(tmp_path_factory, w01):
+    """One release of week 1 (verification is tested on its own)."""
+    from autograder.release import release
+
+    out = tmp_path_factory.mktemp("release")
+    return release("w01", out, check=False)
+
+
+def solution_with(master, replace: dict[str, str] | None = None,
+                  append: list[str] | None = None, prepend: list[str] | None = None):
+    """The solution notebook of ``master`` with answer cells replaced and cells added.
+
+    ``replace`` maps a function name defined by an answer cell to new cell source.
+    """
+    from autograder.master import solution_notebook
+
+    nb = solution_notebook(master)
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        for name, source in (replace or {}).items():
+            if f"def {name}(" in cell.source:
+                cell.source = source
+    for source in reversed(prepend or []):
+        nb.cells.insert(1, nbformat.v4.new_code_cell(source))
+    for source in append or []:
+        nb.cells.append(nbformat.v4.new_code_cell(source))
+    return nb
+
+
+def write_nb(nb, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(copy.deepcopy(nb), path)
+    return path
