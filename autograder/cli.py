@@ -20,43 +20,70 @@ examples:
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m autograder", epilog=EPILOG,
-                                formatter_class=argparse.RawDescriptionHelpFormatter,
-                                description="Release and grade the book's weekly exercises.")
+    p = argparse.ArgumentParser(
+        prog="python -m autograder",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Release and grade the book's weekly exercises.",
+    )
     sub = p.add_subparsers(dest="command", required=True)
 
-    r = sub.add_parser("release", help="write student, solution, otter and nbgrader files")
+    r = sub.add_parser(
+        "release", help="write student, solution, otter and nbgrader files"
+    )
     r.add_argument("week", nargs="?", help="w01, w02, ... (or use --all)")
     r.add_argument("--all", action="store_true", help="release every week")
     r.add_argument("--out", required=True, help="output folder")
-    r.add_argument("--no-verify", action="store_true",
-                   help="skip grading the solution and the mutants first")
+    r.add_argument(
+        "--no-verify",
+        action="store_true",
+        help="skip grading the solution and the mutants first",
+    )
 
     pub = sub.add_parser("publish", help="student notebooks only, for the book")
     pub.add_argument("--out", required=True)
 
     g = sub.add_parser("grade", help="grade submissions into grades.csv and feedback")
     g.add_argument("week")
-    g.add_argument("submissions", nargs="+",
-                   help=".ipynb files, otter .zip exports, <student>/ folders")
+    g.add_argument(
+        "submissions",
+        nargs="+",
+        help=".ipynb files, otter .zip exports, <student>/ folders",
+    )
     g.add_argument("--out", required=True)
     g.add_argument("--engine", choices=ENGINES, default="otter")
     g.add_argument("--workers", type=int, default=1)
-    g.add_argument("--timeout", type=float, default=600,
-                   help="seconds per submission (default 600)")
-    g.add_argument("--cell-timeout", type=float, default=None,
-                   help="seconds per notebook cell (default: min(120, timeout))")
+    g.add_argument(
+        "--timeout",
+        type=float,
+        default=600,
+        help="seconds per submission (default 600)",
+    )
+    g.add_argument(
+        "--cell-timeout",
+        type=float,
+        default=None,
+        help="seconds per notebook cell (default: min(120, timeout))",
+    )
     g.add_argument("--memory", type=int, default=4096, help="MB per submission")
-    g.add_argument("--device", choices=("cpu", "cuda"), default=None,
-                   help="default: TML_DEVICE, else cpu")
-    g.add_argument("--threads", type=int, default=1, help="torch threads per submission")
+    g.add_argument(
+        "--device",
+        choices=("cpu", "cuda"),
+        default=None,
+        help="default: TML_DEVICE, else cpu",
+    )
+    g.add_argument(
+        "--threads", type=int, default=1, help="torch threads per submission"
+    )
     g.add_argument("--shard", default=None, help="I/N: grade the I-th of N slices")
 
     m = sub.add_parser("merge", help="merge the grades.csv of several shards")
     m.add_argument("dirs", nargs="+")
     m.add_argument("--out", required=True)
 
-    s = sub.add_parser("similarity", help="report pairs of suspiciously similar answers")
+    s = sub.add_parser(
+        "similarity", help="report pairs of suspiciously similar answers"
+    )
     s.add_argument("week")
     s.add_argument("submissions", nargs="+")
     s.add_argument("--out", required=True)
@@ -103,14 +130,29 @@ def _dispatch(args) -> int:
             import torch
 
             if not torch.cuda.is_available():
-                raise ValueError("--device cuda but CUDA is not available on this machine")
+                raise ValueError(
+                    "--device cuda but CUDA is not available on this machine"
+                )
         if args.timeout <= 0 or args.memory <= 0 or args.workers < 1:
             raise ValueError("--timeout, --memory and --workers must be positive")
         cell = args.cell_timeout or min(120.0, args.timeout)
-        limits = Limits(timeout=args.timeout, cell_timeout=cell, call_timeout=cell,
-                        memory_mb=args.memory, device=device, threads=args.threads)
-        rows = grade(args.week, args.submissions, args.out, engine=args.engine,
-                     workers=args.workers, limits=limits, shard=args.shard)
+        limits = Limits(
+            timeout=args.timeout,
+            cell_timeout=cell,
+            call_timeout=cell,
+            memory_mb=args.memory,
+            device=device,
+            threads=args.threads,
+        )
+        rows = grade(
+            args.week,
+            args.submissions,
+            args.out,
+            engine=args.engine,
+            workers=args.workers,
+            limits=limits,
+            shard=args.shard,
+        )
         print(summary_table(rows))
         print(f"wrote {Path(args.out) / 'grades.csv'}")
         return 0

@@ -27,34 +27,68 @@ def columns(question_names: list[str]) -> list[str]:
     return BASE_COLUMNS + list(question_names)
 
 
-def _empty_row(sub: Submission, week: str, engine: str, questions: list[str],
-               max_score: float, status: str, reason: str) -> dict:
-    row = {"student": sub.student, "week": week, "engine": engine, "status": status,
-           "score": 0.0, "max_score": max_score, "reason": reason[:500]}
+def _empty_row(
+    sub: Submission,
+    week: str,
+    engine: str,
+    questions: list[str],
+    max_score: float,
+    status: str,
+    reason: str,
+) -> dict:
+    row = {
+        "student": sub.student,
+        "week": week,
+        "engine": engine,
+        "status": status,
+        "score": 0.0,
+        "max_score": max_score,
+        "reason": reason[:500],
+    }
     row.update({q: 0.0 for q in questions})
     return row
 
 
-def grade_one(sub: Submission, week: str, engine: str, limits: Limits) -> tuple[dict, dict]:
+def grade_one(
+    sub: Submission, week: str, engine: str, limits: Limits
+) -> tuple[dict, dict]:
     """Grade one submission.  Never raises: problems become the row's status."""
     master = load_master(week)
     qnames = [q.name for q in master.questions]
     try:
         cells, notes = read_cells(sub, week)
     except Rejected as exc:
-        row = _empty_row(sub, week, engine, qnames, master.max_score, "rejected", str(exc))
-        return row, {"status": "rejected", "reasons": [str(exc)], "units": [], "cells": []}
+        row = _empty_row(
+            sub, week, engine, qnames, master.max_score, "rejected", str(exc)
+        )
+        return row, {
+            "status": "rejected",
+            "reasons": [str(exc)],
+            "units": [],
+            "cells": [],
+        }
     try:
         outcome = grade_cells_of_notebook(cells, master, engine, limits)
     except Exception as exc:  # noqa: BLE001 - a grader bug must not lose the row
         reason = f"grader error: {type(exc).__name__}: {exc}"
         row = _empty_row(sub, week, engine, qnames, master.max_score, "error", reason)
-        return row, {"status": "error", "reasons": [reason], "units": [], "cells": [],
-                     "traceback": traceback.format_exc()}
+        return row, {
+            "status": "error",
+            "reasons": [reason],
+            "units": [],
+            "cells": [],
+            "traceback": traceback.format_exc(),
+        }
     reasons = notes + outcome.reasons
-    row = {"student": sub.student, "week": week, "engine": engine, "status": outcome.status,
-           "score": round(outcome.score, 4), "max_score": outcome.max_score,
-           "reason": "; ".join(reasons)[:500]}
+    row = {
+        "student": sub.student,
+        "week": week,
+        "engine": engine,
+        "status": outcome.status,
+        "score": round(outcome.score, 4),
+        "max_score": outcome.max_score,
+        "reason": "; ".join(reasons)[:500],
+    }
     row.update({q: round(v, 4) for q, v in outcome.questions.items()})
     details = asdict(outcome)
     details["reasons"] = reasons
@@ -75,7 +109,7 @@ def shard_of(items: list, shard: str | None) -> list:
         raise ValueError(f"--shard must look like I/N, got {shard!r}") from None
     if not 1 <= i <= n:
         raise ValueError(f"--shard {shard}: need 1 <= I <= N")
-    return items[i - 1::n]
+    return items[i - 1 :: n]
 
 
 def _run_pool(subs, week, engine, limits, workers, bar) -> dict[str, tuple[dict, dict]]:
@@ -84,8 +118,9 @@ def _run_pool(subs, week, engine, limits, workers, bar) -> dict[str, tuple[dict,
     ctx = multiprocessing.get_context("spawn")
     while pending:
         crashed = []
-        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx,
-                                 max_tasks_per_child=1) as pool:
+        with ProcessPoolExecutor(
+            max_workers=workers, mp_context=ctx, max_tasks_per_child=1
+        ) as pool:
             futures = {pool.submit(_task, s, week, engine, limits): s for s in pending}
             for future in as_completed(futures):
                 sub = futures[future]
@@ -100,7 +135,9 @@ def _run_pool(subs, week, engine, limits, workers, bar) -> dict[str, tuple[dict,
         if crashed and len(crashed) == len(pending) and workers == 1:
             # Alone in its pool and still crashing: this submission kills its grader.
             for sub in crashed:
-                results[sub.student] = _crash_result(sub, week, engine, "grader crashed")
+                results[sub.student] = _crash_result(
+                    sub, week, engine, "grader crashed"
+                )
                 bar.update(1)
             crashed = []
         pending, workers = crashed, 1  # retry the survivors one at a time
@@ -114,15 +151,30 @@ def _run_pool(subs, week, engine, limits, workers, bar) -> dict[str, tuple[dict,
 def _crash_result(sub, week, engine, exc) -> tuple[dict, dict]:
     master = load_master(week)
     reason = f"grader error: {exc}"
-    row = _empty_row(sub, week, engine, [q.name for q in master.questions],
-                     master.max_score, "error", reason)
+    row = _empty_row(
+        sub,
+        week,
+        engine,
+        [q.name for q in master.questions],
+        master.max_score,
+        "error",
+        reason,
+    )
     return row, {"status": "error", "reasons": [reason], "units": [], "cells": []}
 
 
-def grade(week: str, paths: list[str], out: str | Path, *, engine: str = "otter",
-          workers: int = 1, limits: Limits | None = None, shard: str | None = None,
-          progress: bool | None = None) -> list[dict]:
-    """Grade submissions of ``week``; write ``grades.csv``, ``results/`` and ``feedback/``.
+def grade(
+    week: str,
+    paths: list[str],
+    out: str | Path,
+    *,
+    engine: str = "otter",
+    workers: int = 1,
+    limits: Limits | None = None,
+    shard: str | None = None,
+    progress: bool | None = None,
+) -> list[dict]:
+    """Grade submissions of ``week``: write grades.csv, results/ and feedback/.
 
     Returns the rows of ``grades.csv`` (sorted by student).
     """
@@ -136,14 +188,20 @@ def grade(week: str, paths: list[str], out: str | Path, *, engine: str = "otter"
         (out / sub).mkdir(parents=True, exist_ok=True)
         for stale in (out / sub).glob(pattern):  # a regrade replaces the last one
             stale.unlink()
-    quiet = os.environ.get("TML_QUIET", "") not in ("", "0") if progress is None else not progress
+    quiet = (
+        os.environ.get("TML_QUIET", "") not in ("", "0")
+        if progress is None
+        else not progress
+    )
     bar = tqdm(total=len(subs), desc=f"grading {week}", disable=quiet)
     started = time.monotonic()
     if workers <= 1 and len(subs) == 1:
         results = {subs[0].student: grade_one(subs[0], week, engine, limits)}
         bar.update(1)
     else:
-        results = _run_pool(subs, week, engine, limits, max(1, workers), bar) if subs else {}
+        results = (
+            _run_pool(subs, week, engine, limits, max(1, workers), bar) if subs else {}
+        )
     bar.close()
     rows = []
     for sub in subs:
@@ -151,14 +209,26 @@ def grade(week: str, paths: list[str], out: str | Path, *, engine: str = "otter"
         rows.append(row)
         details = dict(details, student=sub.student, submission=str(sub.path))
         (out / "results" / f"{sub.student}.json").write_text(
-            json.dumps(details, indent=1, default=str))
+            json.dumps(details, indent=1, default=str)
+        )
         (out / "feedback" / f"{sub.student}.html").write_text(
-            feedback.render(sub.student, week, engine, row, details))
+            feedback.render(sub.student, week, engine, row, details)
+        )
     write_csv(out / "grades.csv", rows, [q.name for q in master.questions])
-    (out / "run.json").write_text(json.dumps({
-        "week": week, "engine": engine, "workers": workers, "shard": shard,
-        "submissions": len(subs), "seconds": round(time.monotonic() - started, 2),
-        "limits": {k: v for k, v in vars(limits).items()}}, indent=1))
+    (out / "run.json").write_text(
+        json.dumps(
+            {
+                "week": week,
+                "engine": engine,
+                "workers": workers,
+                "shard": shard,
+                "submissions": len(subs),
+                "seconds": round(time.monotonic() - started, 2),
+                "limits": {k: v for k, v in vars(limits).items()},
+            },
+            indent=1,
+        )
+    )
     return rows
 
 
@@ -176,6 +246,8 @@ def summary_table(rows: list[dict]) -> str:
     width = max(7, *(len(r["student"]) for r in rows))
     lines = [f"{'student':<{width}}  {'status':<8}  {'score':>11}  reason"]
     for r in rows:
-        lines.append(f"{r['student']:<{width}}  {r['status']:<8}  "
-                     f"{r['score']:>5g} / {r['max_score']:<3g}  {r['reason'][:60]}")
+        lines.append(
+            f"{r['student']:<{width}}  {r['status']:<8}  "
+            f"{r['score']:>5g} / {r['max_score']:<3g}  {r['reason'][:60]}"
+        )
     return "\n".join(lines)

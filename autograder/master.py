@@ -22,8 +22,9 @@ import yaml
 REPO = Path(__file__).resolve().parent.parent
 EXERCISES = REPO / "exercises"
 WEEK = re.compile(r"^w\d\d$")
-CONFIG = re.compile(r'^\s*"""\s*#\s*BEGIN TEST CONFIG\s*\n(.*?)"""\s*#\s*END TEST CONFIG\s*\n',
-                    re.S)
+CONFIG = re.compile(
+    r'^\s*"""\s*#\s*BEGIN TEST CONFIG\s*\n(.*?)"""\s*#\s*END TEST CONFIG\s*\n', re.S
+)
 
 
 class MasterError(ValueError):
@@ -44,7 +45,9 @@ class TestCase:
 
     @property
     def params(self) -> list[str]:
-        fn = next(n for n in ast.parse(self.code).body if isinstance(n, ast.FunctionDef))
+        fn = next(
+            n for n in ast.parse(self.code).body if isinstance(n, ast.FunctionDef)
+        )
         return [a.arg for a in fn.args.args]
 
 
@@ -75,8 +78,11 @@ class Master:
 
 
 def available_weeks() -> list[str]:
-    return sorted(p.parent.name.split("-")[0] for p in EXERCISES.glob("w[0-9][0-9]-*/w*.md")
-                  if p.stem == p.parent.name.split("-")[0])
+    return sorted(
+        p.parent.name.split("-")[0]
+        for p in EXERCISES.glob("w[0-9][0-9]-*/w*.md")
+        if p.stem == p.parent.name.split("-")[0]
+    )
 
 
 def find_master(week: str) -> Path:
@@ -123,7 +129,9 @@ def parse(notebook: nbformat.NotebookNode, week: str, path: Path) -> Master:
                 assignment = config
             elif marker == "BEGIN QUESTION":
                 if current is not None:
-                    raise MasterError(f"cell {i}: question inside question {current.name}")
+                    raise MasterError(
+                        f"cell {i}: question inside question {current.name}"
+                    )
                 if "name" not in config or "points" not in config:
                     raise MasterError(f"cell {i}: BEGIN QUESTION needs name and points")
                 current = Question(str(config["name"]), float(config["points"]))
@@ -132,8 +140,10 @@ def parse(notebook: nbformat.NotebookNode, week: str, path: Path) -> Master:
                     raise MasterError(f"cell {i}: END QUESTION without BEGIN QUESTION")
                 total = sum(t.points for t in current.tests)
                 if abs(total - current.points) > 1e-9:
-                    raise MasterError(f"{current.name}: test points add up to {total}, "
-                                      f"the question is worth {current.points}")
+                    raise MasterError(
+                        f"{current.name}: test points add up to {total}, "
+                        f"the question is worth {current.points}"
+                    )
                 questions.append(current)
                 current = None
             elif marker == "BEGIN TESTS":
@@ -151,13 +161,17 @@ def parse(notebook: nbformat.NotebookNode, week: str, path: Path) -> Master:
             current.tests.append(_parse_test(cell.source, current.name, i))
         elif in_solution:
             tree = ast.parse(strip_solution_markers(cell.source))
-            current.solution_names += [n.name for n in tree.body
-                                       if isinstance(n, (ast.FunctionDef, ast.ClassDef))]
+            current.solution_names += [
+                n.name
+                for n in tree.body
+                if isinstance(n, (ast.FunctionDef, ast.ClassDef))
+            ]
     if assignment is None:
         raise MasterError(f"{path}: no ASSIGNMENT CONFIG cell")
     if str(assignment.get("name")) != week:
-        raise MasterError(f"{path}: ASSIGNMENT CONFIG names {assignment.get('name')!r}, "
-                          f"not {week!r}")
+        raise MasterError(
+            f"{path}: ASSIGNMENT CONFIG names {assignment.get('name')!r}, not {week!r}"
+        )
     if current is not None:
         raise MasterError(f"{path}: question {current.name} has no END QUESTION")
     if not questions:
@@ -168,16 +182,23 @@ def parse(notebook: nbformat.NotebookNode, week: str, path: Path) -> Master:
 def _parse_test(source: str, question: str, index: int) -> TestCase:
     match = CONFIG.match(source)
     config = yaml.safe_load(match.group(1)) if match else {}
-    code = source[match.end():] if match else source
+    code = source[match.end() :] if match else source
     funcs = [n for n in ast.parse(code).body if isinstance(n, ast.FunctionDef)]
     if len(funcs) != 1 or not funcs[0].name.startswith("test"):
-        raise MasterError(f"cell {index}: a test cell holds exactly one test_* function")
+        raise MasterError(
+            f"cell {index}: a test cell holds exactly one test_* function"
+        )
     if "points" not in config:
         raise MasterError(f"cell {index}: test {funcs[0].name} has no points")
-    return TestCase(question=question, name=funcs[0].name, code=code.strip() + "\n",
-                    points=float(config["points"]), hidden=bool(config.get("hidden", False)),
-                    failure_message=str(config.get("failure_message", "")),
-                    success_message=str(config.get("success_message", "")))
+    return TestCase(
+        question=question,
+        name=funcs[0].name,
+        code=code.strip() + "\n",
+        points=float(config["points"]),
+        hidden=bool(config.get("hidden", False)),
+        failure_message=str(config.get("failure_message", "")),
+        success_message=str(config.get("success_message", "")),
+    )
 
 
 def load_master(week: str) -> Master:
@@ -204,7 +225,9 @@ def solution_notebook(master: Master) -> nbformat.NotebookNode:
         if in_tests:
             continue
         if cell.cell_type == "code":
-            nb.cells.append(nbformat.v4.new_code_cell(strip_solution_markers(cell.source)))
+            nb.cells.append(
+                nbformat.v4.new_code_cell(strip_solution_markers(cell.source))
+            )
         else:
             nb.cells.append(nbformat.v4.new_markdown_cell(cell.source))
     nb.metadata["tmlbook"] = {"week": master.week, "kind": "solution"}
@@ -228,8 +251,14 @@ def load_mutants(master: Master) -> list[Mutant]:
         question = path.stem.split("_")[0]
         master.question(question)  # raises for a mutant of an unknown question
         text = path.read_text()
-        why = next((line.split(":", 1)[1].strip() for line in text.splitlines()
-                    if line.startswith("# why:")), "")
+        why = next(
+            (
+                line.split(":", 1)[1].strip()
+                for line in text.splitlines()
+                if line.startswith("# why:")
+            ),
+            "",
+        )
         mutants.append(Mutant(path.stem, question, text, why))
     return mutants
 
@@ -243,13 +272,18 @@ def mutant_notebook(master: Master, mutant: Mutant) -> nbformat.NotebookNode:
         if cell.cell_type != "code":
             continue
         try:
-            defined = {n.name for n in ast.parse(cell.source).body
-                       if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
+            defined = {
+                n.name
+                for n in ast.parse(cell.source).body
+                if isinstance(n, (ast.FunctionDef, ast.ClassDef))
+            }
         except SyntaxError:
             continue
         if defined and defined <= names:
             cell.source = mutant.code if not replaced else "pass"
             replaced = True
     if not replaced:
-        raise MasterError(f"mutant {mutant.name}: no answer cell of {mutant.question} found")
+        raise MasterError(
+            f"mutant {mutant.name}: no answer cell of {mutant.question} found"
+        )
     return nb

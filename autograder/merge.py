@@ -28,14 +28,16 @@ def merge(dirs: list[str | Path], out: str | Path) -> list[dict]:
                 raise ValueError(f"{path} has other columns than the first shard")
             for row in reader:
                 if row["student"] in owner:
-                    raise ValueError(f"student {row['student']} is graded twice "
-                                     f"({owner[row['student']]} and {d})")
+                    raise ValueError(
+                        f"student {row['student']} is graded twice "
+                        f"({owner[row['student']]} and {d})"
+                    )
                 owner[row["student"]] = str(d)
                 rows.append(row)
         run = d / "run.json"
         if run.is_file():
             shards.add(json.loads(run.read_text()).get("shard"))
-    if header is None or header[:len(BASE_COLUMNS)] != BASE_COLUMNS:
+    if header is None or header[: len(BASE_COLUMNS)] != BASE_COLUMNS:
         raise ValueError("no grades to merge")
     shards.discard(None)
     if shards:

@@ -32,10 +32,21 @@ class GradeCell:
     failure_message: str
 
 
-def _meta(grade_id: str, *, grade: bool, solution: bool, locked: bool,
-          points: float | None = None) -> dict:
-    meta = {"grade": grade, "grade_id": grade_id, "locked": locked,
-            "schema_version": 3, "solution": solution}
+def _meta(
+    grade_id: str,
+    *,
+    grade: bool,
+    solution: bool,
+    locked: bool,
+    points: float | None = None,
+) -> dict:
+    meta = {
+        "grade": grade,
+        "grade_id": grade_id,
+        "locked": locked,
+        "schema_version": 3,
+        "solution": solution,
+    }
     if points is not None:
         meta["points"] = points
     return {"nbgrader": meta}
@@ -56,8 +67,9 @@ def nbgrader_source(master: Master) -> nbformat.NotebookNode:
             elif marker == "END QUESTION":
                 question = None
             in_tests = {"BEGIN TESTS": True, "END TESTS": False}.get(marker, in_tests)
-            in_solution = {"BEGIN SOLUTION": True, "END SOLUTION": False}.get(marker,
-                                                                               in_solution)
+            in_solution = {"BEGIN SOLUTION": True, "END SOLUTION": False}.get(
+                marker, in_solution
+            )
             continue
         if cell.cell_type == "markdown":
             nb.cells.append(nbformat.v4.new_markdown_cell(cell.source))
@@ -68,16 +80,30 @@ def nbgrader_source(master: Master) -> nbformat.NotebookNode:
                 body = f"### BEGIN HIDDEN TESTS\n{body}### END HIDDEN TESTS\n"
             new = nbformat.v4.new_code_cell(body)
             tests += 1  # neutral ids: a hidden test's name must not reach students
-            new.metadata.update(_meta(f"{question}-test{tests}", grade=True, solution=False,
-                                      locked=True, points=test.points))
+            new.metadata.update(
+                _meta(
+                    f"{question}-test{tests}",
+                    grade=True,
+                    solution=False,
+                    locked=True,
+                    points=test.points,
+                )
+            )
             nb.cells.append(new)
         elif in_solution:
             answer += 1
-            source = OTTER_SOLUTION.sub(lambda m: f"{m.group(1)}### {m.group(2)} SOLUTION",
-                                        cell.source)
+            source = OTTER_SOLUTION.sub(
+                lambda m: f"{m.group(1)}### {m.group(2)} SOLUTION", cell.source
+            )
             new = nbformat.v4.new_code_cell(source)
-            new.metadata.update(_meta(f"{question}-answer-{answer}", grade=False,
-                                      solution=True, locked=False))
+            new.metadata.update(
+                _meta(
+                    f"{question}-answer-{answer}",
+                    grade=False,
+                    solution=True,
+                    locked=False,
+                )
+            )
             nb.cells.append(new)
         else:
             nb.cells.append(nbformat.v4.new_code_cell(cell.source))
@@ -94,6 +120,14 @@ def grade_cells(master: Master) -> list[GradeCell]:
         question, _, number = meta["grade_id"].partition("-test")
         hidden = "### BEGIN HIDDEN TESTS" in cell.source
         failure = master.question(question).tests[int(number) - 1].failure_message
-        cells.append(GradeCell(question, meta["grade_id"], HIDDEN.sub("", cell.source),
-                               float(meta["points"]), hidden, failure))
+        cells.append(
+            GradeCell(
+                question,
+                meta["grade_id"],
+                HIDDEN.sub("", cell.source),
+                float(meta["points"]),
+                hidden,
+                failure,
+            )
+        )
     return cells

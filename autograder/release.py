@@ -27,8 +27,14 @@ from pathlib import Path
 import jupytext
 import nbformat
 
-from autograder.master import (Master, load_master, load_mutants, mutant_notebook,
-                               solution_notebook, strip_solution_markers)
+from autograder.master import (
+    Master,
+    load_master,
+    load_mutants,
+    mutant_notebook,
+    solution_notebook,
+    strip_solution_markers,
+)
 from autograder.nbgrader_source import nbgrader_source
 from autograder.runner import Limits, grade_cells_of_notebook
 
@@ -45,36 +51,53 @@ def verify(master: Master, engine: str = "otter", limits: Limits | None = None) 
     """Grade the solution and every mutant; raise :class:`ReleaseError` on a failure."""
     limits = limits or Limits(timeout=600)
     report = {"engine": engine, "solution": None, "mutants": {}}
-    sol = grade_cells_of_notebook(_code_cells(solution_notebook(master)), master, engine,
-                                  limits)
-    report["solution"] = {"score": sol.score, "max_score": sol.max_score,
-                          "status": sol.status, "seconds": sol.seconds}
+    sol = grade_cells_of_notebook(
+        _code_cells(solution_notebook(master)), master, engine, limits
+    )
+    report["solution"] = {
+        "score": sol.score,
+        "max_score": sol.max_score,
+        "status": sol.status,
+        "seconds": sol.seconds,
+    }
     problems = []
     if sol.status != "graded" or abs(sol.score - sol.max_score) > 1e-9:
         failed = [u.name for u in sol.units if not u.passed]
-        problems.append(f"the solution scores {sol.score:g}/{sol.max_score:g} "
-                        f"(status {sol.status}; failing: {', '.join(failed) or '-'}; "
-                        f"{'; '.join(sol.reasons)})")
+        problems.append(
+            f"the solution scores {sol.score:g}/{sol.max_score:g} "
+            f"(status {sol.status}; failing: {', '.join(failed) or '-'}; "
+            f"{'; '.join(sol.reasons)})"
+        )
     mutants = load_mutants(master)
     if not mutants:
-        problems.append("no mutants: every question needs at least one known-wrong answer")
+        problems.append(
+            "no mutants: every question needs at least one known-wrong answer"
+        )
     covered = {m.question for m in mutants}
     for q in master.questions:
         if q.name not in covered:
             problems.append(f"question {q.name} has no mutant")
     for mutant in mutants:
-        out = grade_cells_of_notebook(_code_cells(mutant_notebook(master, mutant)), master,
-                                      engine, limits)
+        out = grade_cells_of_notebook(
+            _code_cells(mutant_notebook(master, mutant)), master, engine, limits
+        )
         own = out.questions[mutant.question]
         full = master.question(mutant.question).points
-        report["mutants"][mutant.name] = {"question": mutant.question, "score": out.score,
-                                          "question_score": own, "seconds": out.seconds}
+        report["mutants"][mutant.name] = {
+            "question": mutant.question,
+            "score": out.score,
+            "question_score": own,
+            "seconds": out.seconds,
+        }
         if own >= full - 1e-9:
-            problems.append(f"mutant {mutant.name} keeps all {full:g} points of "
-                            f"{mutant.question}: the hidden tests do not catch it")
+            problems.append(
+                f"mutant {mutant.name} keeps all {full:g} points of "
+                f"{mutant.question}: the hidden tests do not catch it"
+            )
     if problems:
-        raise ReleaseError(f"{master.week} is not fit to release:\n  - "
-                           + "\n  - ".join(problems))
+        raise ReleaseError(
+            f"{master.week} is not fit to release:\n  - " + "\n  - ".join(problems)
+        )
     return report
 
 
@@ -88,8 +111,9 @@ def leaks(master: Master, text: str) -> list[str]:
     for cell in master.notebook.cells:
         if cell.cell_type == "raw":
             marker = cell.source.strip().splitlines()[0].lstrip("#").strip().upper()
-            in_solution = {"BEGIN SOLUTION": True, "END SOLUTION": False}.get(marker,
-                                                                               in_solution)
+            in_solution = {"BEGIN SOLUTION": True, "END SOLUTION": False}.get(
+                marker, in_solution
+            )
             continue
         if cell.cell_type != "code" or not in_solution:
             continue
@@ -101,8 +125,11 @@ def leaks(master: Master, text: str) -> list[str]:
                 inside = False
             elif inside and len(line.strip()) > 12:
                 body.append(line.strip())
-        found += [f"solution line: {line}" for line in body
-                  if line in text and line not in public]
+        found += [
+            f"solution line: {line}"
+            for line in body
+            if line in text and line not in public
+        ]
     for q in master.questions:
         for t in q.tests:
             if t.hidden and (t.name in text or "BEGIN HIDDEN TESTS" in text):
@@ -127,12 +154,17 @@ def strip_solution_blocks(source: str) -> str:
 
 
 def _run(cmd: list[str], cwd: Path) -> None:
-    env = dict(os.environ, TML_QUIET="1", MPLBACKEND="Agg",
-               PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    env = dict(
+        os.environ,
+        TML_QUIET="1",
+        MPLBACKEND="Agg",
+        PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+    )
     proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
     if proc.returncode != 0:
-        raise ReleaseError(f"{' '.join(cmd[:3])} failed:\n{proc.stdout[-2000:]}"
-                           f"\n{proc.stderr[-3000:]}")
+        raise ReleaseError(
+            f"{' '.join(cmd[:3])} failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}"
+        )
 
 
 def _bin(name: str) -> str:
@@ -147,15 +179,18 @@ def student_notebook(master: Master, workdir: Path) -> tuple[Path, Path]:
     student = workdir / "dist" / "student" / f"{master.week}.ipynb"
     zips = sorted((workdir / "dist" / "autograder").glob("*-autograder_*.zip"))
     if not student.is_file() or len(zips) != 1:
-        raise ReleaseError("otter assign did not write the student notebook and one zip")
+        raise ReleaseError(
+            "otter assign did not write the student notebook and one zip"
+        )
     nb = nbformat.read(student, as_version=4)
     nb.metadata["tmlbook"] = {"week": master.week, "kind": "student"}
     nbformat.write(nb, student)
     return student, zips[0]
 
 
-def release(week: str, out: str | Path, *, check: bool = True,
-            limits: Limits | None = None) -> Path:
+def release(
+    week: str, out: str | Path, *, check: bool = True, limits: Limits | None = None
+) -> Path:
     """Write the release of ``week`` under ``out/<week>``; return that folder."""
     master = load_master(week)
     report = verify(master, limits=limits) if check else {"skipped": True}
@@ -165,7 +200,9 @@ def release(week: str, out: str | Path, *, check: bool = True,
         student, zip_path = student_notebook(master, tmp)
         course = tmp / "course"
         (course / "source" / week).mkdir(parents=True)
-        nbformat.write(nbgrader_source(master), course / "source" / week / f"{week}.ipynb")
+        nbformat.write(
+            nbgrader_source(master), course / "source" / week / f"{week}.ipynb"
+        )
         (course / "nbgrader_config.py").write_text(NBGRADER_CONFIG)
         _run([_bin("nbgrader"), "generate_assignment", week, "--force"], course)
         nbg_release = course / "release" / week / f"{week}.ipynb"
@@ -175,15 +212,24 @@ def release(week: str, out: str | Path, *, check: bool = True,
                 raise ReleaseError(f"{path} would leak: {found[:5]}")
         if target.exists():
             shutil.rmtree(target)
-        for sub in ("student", "autograder", "solution", f"nbgrader/source/{week}",
-                    f"nbgrader/release/{week}"):
+        for sub in (
+            "student",
+            "autograder",
+            "solution",
+            f"nbgrader/source/{week}",
+            f"nbgrader/release/{week}",
+        ):
             (target / sub).mkdir(parents=True, exist_ok=True)
         shutil.copy(student, target / "student" / f"{week}.ipynb")
         shutil.copy(zip_path, target / "autograder" / f"{week}-autograder.zip")
         nbformat.write(solution_notebook(master), target / "solution" / f"{week}.ipynb")
-        shutil.copy(course / "source" / week / f"{week}.ipynb",
-                    target / "nbgrader" / "source" / week / f"{week}.ipynb")
-        shutil.copy(nbg_release, target / "nbgrader" / "release" / week / f"{week}.ipynb")
+        shutil.copy(
+            course / "source" / week / f"{week}.ipynb",
+            target / "nbgrader" / "source" / week / f"{week}.ipynb",
+        )
+        shutil.copy(
+            nbg_release, target / "nbgrader" / "release" / week / f"{week}.ipynb"
+        )
         (target / "nbgrader" / "nbgrader_config.py").write_text(NBGRADER_CONFIG)
     (target / "verification.json").write_text(json.dumps(report, indent=1))
     return target
@@ -200,7 +246,9 @@ def publish(out: str | Path, weeks: list[str]) -> list[Path]:
             student, _ = student_notebook(master, Path(tmp))
             found = leaks(master, student.read_text())
             if found:
-                raise ReleaseError(f"{week}: the student notebook would leak {found[:5]}")
+                raise ReleaseError(
+                    f"{week}: the student notebook would leak {found[:5]}"
+                )
             shutil.copy(student, out / f"{week}.ipynb")
         written.append(out / f"{week}.ipynb")
     return written
@@ -214,5 +262,11 @@ c.Execute.timeout = 120
 c.Execute.interrupt_on_timeout = True
 """
 
-__all__ = ["release", "publish", "verify", "leaks", "ReleaseError",
-           "strip_solution_markers"]
+__all__ = [
+    "release",
+    "publish",
+    "verify",
+    "leaks",
+    "ReleaseError",
+    "strip_solution_markers",
+]

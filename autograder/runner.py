@@ -100,8 +100,9 @@ class StudentObject:
         object.__setattr__(self, "_desc", desc)
 
     def __call__(self, *args, **kwargs):
-        return self._session.request({"op": "call", "ref": self._rid, "args": args,
-                                      "kwargs": kwargs})
+        return self._session.request(
+            {"op": "call", "ref": self._rid, "args": args, "kwargs": kwargs}
+        )
 
     def __getattr__(self, name: str):
         if name.startswith("__"):
@@ -109,8 +110,9 @@ class StudentObject:
         return self._session.request({"op": "getattr", "ref": self._rid, "attr": name})
 
     def _dunder(self, name, *args):
-        return self._session.request({"op": "call", "ref": self._rid, "attr": name,
-                                      "args": args, "kwargs": {}})
+        return self._session.request(
+            {"op": "call", "ref": self._rid, "attr": name, "args": args, "kwargs": {}}
+        )
 
     def __len__(self):
         return int(self._dunder("__len__"))
@@ -144,10 +146,16 @@ class Sandbox:
         self._from_child, from_child_w = os.pipe()
         env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "HOME": self.workdir, "TMPDIR": self.workdir, "LANG": "C.UTF-8",
-            "MPLBACKEND": "Agg", "MPLCONFIGDIR": os.path.join(self.workdir, ".mpl"),
-            "TML_QUIET": "1", "TML_DEVICE": limits.device, "PYTHONHASHSEED": "0",
-            "PYTHONDONTWRITEBYTECODE": "1", "OMP_NUM_THREADS": str(limits.threads),
+            "HOME": self.workdir,
+            "TMPDIR": self.workdir,
+            "LANG": "C.UTF-8",
+            "MPLBACKEND": "Agg",
+            "MPLCONFIGDIR": os.path.join(self.workdir, ".mpl"),
+            "TML_QUIET": "1",
+            "TML_DEVICE": limits.device,
+            "PYTHONHASHSEED": "0",
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "OMP_NUM_THREADS": str(limits.threads),
             "MKL_NUM_THREADS": str(limits.threads),
         }
         for key in ("CUDA_VISIBLE_DEVICES", "LD_LIBRARY_PATH"):
@@ -155,21 +163,41 @@ class Sandbox:
                 env[key] = os.environ[key]
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-I", "-m", "autograder.sandbox", str(to_child_r),
-                 str(from_child_w)],
-                cwd=self.workdir, env=env, stdin=subprocess.DEVNULL, stdout=log,
-                stderr=subprocess.STDOUT, pass_fds=(to_child_r, from_child_w),
+                [
+                    sys.executable,
+                    "-I",
+                    "-m",
+                    "autograder.sandbox",
+                    str(to_child_r),
+                    str(from_child_w),
+                ],
+                cwd=self.workdir,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                pass_fds=(to_child_r, from_child_w),
                 start_new_session=True,
             )
         os.close(to_child_r)
         os.close(from_child_w)
         self._watch = threading.Thread(target=self._watch_memory, daemon=True)
         self._watch.start()
-        wire.send_bytes(self._to_child, pickle.dumps({
-            "workdir": self.workdir, "cells": cells, "cell_timeout": limits.cell_timeout,
-            "call_timeout": limits.call_timeout, "memory_mb": limits.memory_mb,
-            "file_mb": limits.file_mb, "device": limits.device, "threads": limits.threads,
-        }))
+        wire.send_bytes(
+            self._to_child,
+            pickle.dumps(
+                {
+                    "workdir": self.workdir,
+                    "cells": cells,
+                    "cell_timeout": limits.cell_timeout,
+                    "call_timeout": limits.call_timeout,
+                    "memory_mb": limits.memory_mb,
+                    "file_mb": limits.file_mb,
+                    "device": limits.device,
+                    "threads": limits.threads,
+                }
+            ),
+        )
         self._cache: dict[str, object] = {}
 
     # -- process control -------------------------------------------------------------
@@ -178,8 +206,9 @@ class Sandbox:
         while self.proc.poll() is None:
             try:
                 with open(status) as fh:
-                    rss_kb = next(int(line.split()[1]) for line in fh
-                                  if line.startswith("VmRSS:"))
+                    rss_kb = next(
+                        int(line.split()[1]) for line in fh if line.startswith("VmRSS:")
+                    )
             except (OSError, StopIteration, ValueError):
                 rss_kb = 0
             if rss_kb > self.limits.memory_mb * 1024:
@@ -265,9 +294,11 @@ class Sandbox:
             wire.send_bytes(self._to_child, buf.getvalue())
             reply = self._receive(deadline)
         except wire.WireTimeout:
-            self.kill(f"a call ran past the time limit of {self.limits.call_timeout:g} s"
-                      if time.monotonic() < self.deadline else
-                      f"ran past the time limit of {self.limits.timeout:g} s")
+            self.kill(
+                f"a call ran past the time limit of {self.limits.call_timeout:g} s"
+                if time.monotonic() < self.deadline
+                else f"ran past the time limit of {self.limits.timeout:g} s"
+            )
             raise StudentTimeout(self.killed_for)
         except (wire.WireError, OSError):
             raise SandboxGone(self.why_gone())
@@ -280,7 +311,9 @@ class Sandbox:
             raise NotDefined(str(reply.get("error")))
         if kind == "timeout":
             raise StudentTimeout(str(reply.get("error")))
-        raise StudentRaised(str(reply.get("type", "Exception")), str(reply.get("error")))
+        raise StudentRaised(
+            str(reply.get("type", "Exception")), str(reply.get("error"))
+        )
 
     def _make_ref(self, rid: int, desc: str) -> StudentObject:
         return StudentObject(self, rid, desc)
@@ -305,11 +338,32 @@ class Unit:
 
 def units_for(master: Master, engine: str) -> list[Unit]:
     if engine == "otter":
-        return [Unit(t.question, t.name, t.code, t.points, t.hidden, t.failure_message, t.name)
-                for q in master.questions for t in q.tests]
+        return [
+            Unit(
+                t.question,
+                t.name,
+                t.code,
+                t.points,
+                t.hidden,
+                t.failure_message,
+                t.name,
+            )
+            for q in master.questions
+            for t in q.tests
+        ]
     if engine == "nbgrader":
-        return [Unit(c.question, c.grade_id, c.code, c.points, c.hidden, c.failure_message,
-                     None) for c in grade_cells(master)]
+        return [
+            Unit(
+                c.question,
+                c.grade_id,
+                c.code,
+                c.points,
+                c.hidden,
+                c.failure_message,
+                None,
+            )
+            for c in grade_cells(master)
+        ]
     raise ValueError(f"unknown engine {engine!r}: use one of {', '.join(ENGINES)}")
 
 
@@ -346,8 +400,12 @@ def run_unit(unit: Unit, sandbox: Sandbox | None) -> UnitResult:
         else:
             exec(compile(tree, f"<{unit.name}>", "exec"), namespace)
             fn = namespace[unit.call]
-            params = [a.arg for a in next(n for n in tree.body
-                                          if isinstance(n, ast.FunctionDef)).args.args]
+            params = [
+                a.arg
+                for a in next(
+                    n for n in tree.body if isinstance(n, ast.FunctionDef)
+                ).args.args
+            ]
             fn(*[sandbox.lookup(p) for p in params])
         result.passed, result.points = True, unit.points
         result.message = "passed"
@@ -363,28 +421,39 @@ def run_unit(unit: Unit, sandbox: Sandbox | None) -> UnitResult:
     except StudentRaised as exc:
         # The student's own exception; for a hidden test only its type, since its
         # message could echo the hidden inputs.
-        result.message = (f"{generic} (your code raised {exc.kind})" if unit.hidden
-                          else f"your code raised {exc}")
+        result.message = (
+            f"{generic} (your code raised {exc.kind})"
+            if unit.hidden
+            else f"your code raised {exc}"
+        )
         result.detail = f"student code raised {exc}"
     except AssertionError as exc:
-        result.message = generic if unit.hidden else f"{generic} {str(exc)[:500]}".strip()
+        result.message = (
+            generic if unit.hidden else f"{generic} {str(exc)[:500]}".strip()
+        )
         result.detail = f"AssertionError: {str(exc)[:2000]}"
     except Exception as exc:  # noqa: BLE001 - a wrong type of answer, for example
-        result.message = (f"{generic} ({type(exc).__name__})" if unit.hidden
-                          else f"{generic} {type(exc).__name__}: {str(exc)[:300]}")
+        result.message = (
+            f"{generic} ({type(exc).__name__})"
+            if unit.hidden
+            else f"{generic} {type(exc).__name__}: {str(exc)[:300]}"
+        )
         result.detail = f"{type(exc).__name__}: {str(exc)[:2000]}"
     return result
 
 
-def grade_cells_of_notebook(cells: list[tuple[int, str]], master: Master, engine: str,
-                            limits: Limits) -> Outcome:
+def grade_cells_of_notebook(
+    cells: list[tuple[int, str]], master: Master, engine: str, limits: Limits
+) -> Outcome:
     """Run ``cells`` (index, source) in a sandbox and grade them against ``master``."""
     import torch
 
     torch.set_num_threads(max(1, limits.threads))
     units = units_for(master, engine)
     started = time.monotonic()
-    outcome = Outcome("graded", 0.0, master.max_score, {q.name: 0.0 for q in master.questions})
+    outcome = Outcome(
+        "graded", 0.0, master.max_score, {q.name: 0.0 for q in master.questions}
+    )
     sandbox = Sandbox(cells, limits)
     try:
         try:
@@ -399,15 +468,23 @@ def grade_cells_of_notebook(cells: list[tuple[int, str]], master: Master, engine
         outcome.execute_seconds = round(time.monotonic() - started, 2)
         for cell in outcome.cells:
             if cell["status"] == "timeout":
-                outcome.reasons.append(f"cell {cell['index']} {cell['error']} (time limit)")
+                outcome.reasons.append(
+                    f"cell {cell['index']} {cell['error']} (time limit)"
+                )
             elif cell["status"] == "error":
-                outcome.reasons.append(f"cell {cell['index']} raised {cell['error']}"[:200])
+                outcome.reasons.append(
+                    f"cell {cell['index']} raised {cell['error']}"[:200]
+                )
         live = sandbox if outcome.status == "graded" else None
         for unit in units:
             outcome.units.append(run_unit(unit, live))
         if outcome.status == "graded" and not sandbox.alive():
-            outcome.status = "timeout" if "time limit" in sandbox.why_gone() else "error"
-            outcome.reasons.append(f"during the tests the notebook {sandbox.why_gone()}")
+            outcome.status = (
+                "timeout" if "time limit" in sandbox.why_gone() else "error"
+            )
+            outcome.reasons.append(
+                f"during the tests the notebook {sandbox.why_gone()}"
+            )
     finally:
         sandbox.close()
     for unit in outcome.units:

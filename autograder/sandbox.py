@@ -92,7 +92,12 @@ def _install_guard(workdir: str, read_roots: tuple[str, ...]) -> None:
     change its decisions, and no global name refers to it."""
     import posix
 
-    _str, _bytes, _int, _tuple = builtins.str, builtins.bytes, builtins.int, builtins.tuple
+    _str, _bytes, _int, _tuple = (
+        builtins.str,
+        builtins.bytes,
+        builtins.int,
+        builtins.tuple,
+    )
     _isinstance, _len = builtins.isinstance, builtins.len
     _PermissionError = builtins.PermissionError
     _fsdecode_bytes = bytes.decode
@@ -161,14 +166,43 @@ def _install_guard(workdir: str, read_roots: tuple[str, ...]) -> None:
     def deny(what: str):
         raise _PermissionError(f"not allowed while grading: {what}")
 
-    blocked_prefixes = ("subprocess.", "os.exec", "os.spawn", "os.posix_spawn", "os.fork",
-                        "pty.", "socket.", "ctypes.", "gc.get_", "os.kill", "os.killpg",
-                        "signal.pthread_kill", "sys.remote_exec", "os.startfile",
-                        "webbrowser.", "winreg.", "os.chroot", "os.setuid", "os.setgid")
+    blocked_prefixes = (
+        "subprocess.",
+        "os.exec",
+        "os.spawn",
+        "os.posix_spawn",
+        "os.fork",
+        "pty.",
+        "socket.",
+        "ctypes.",
+        "gc.get_",
+        "os.kill",
+        "os.killpg",
+        "signal.pthread_kill",
+        "sys.remote_exec",
+        "os.startfile",
+        "webbrowser.",
+        "winreg.",
+        "os.chroot",
+        "os.setuid",
+        "os.setgid",
+    )
     blocked_events = ("os.system", "sys.addaudithook", "cpython.remove_remote_debugger")
-    path_write_events = ("os.remove", "os.rename", "os.rmdir", "os.mkdir", "os.chmod",
-                         "os.chown", "os.truncate", "os.utime", "shutil.rmtree",
-                         "shutil.copyfile", "shutil.move", "os.link", "os.symlink")
+    path_write_events = (
+        "os.remove",
+        "os.rename",
+        "os.rmdir",
+        "os.mkdir",
+        "os.chmod",
+        "os.chown",
+        "os.truncate",
+        "os.utime",
+        "shutil.rmtree",
+        "shutil.copyfile",
+        "shutil.move",
+        "os.link",
+        "os.symlink",
+    )
     blocked_imports = ("_posixsubprocess", "_ctypes", "ctypes", "_xxsubinterpreters")
 
     def hook(event, args):
@@ -179,7 +213,9 @@ def _install_guard(workdir: str, read_roots: tuple[str, ...]) -> None:
             full = resolve(path)
             writing = False
             if _isinstance(mode, _str):
-                writing = ("w" in mode) or ("a" in mode) or ("x" in mode) or ("+" in mode)
+                writing = (
+                    ("w" in mode) or ("a" in mode) or ("x" in mode) or ("+" in mode)
+                )
             elif _isinstance(flags, _int):
                 writing = (flags & 3) != 0 or (flags & 0o100) != 0
             if writing:
@@ -197,7 +233,9 @@ def _install_guard(workdir: str, read_roots: tuple[str, ...]) -> None:
             return
         if event in path_write_events:
             for a in args:
-                if _isinstance(a, (_str, _bytes)) and not inside(resolve(a), write_root):
+                if _isinstance(a, (_str, _bytes)) and not inside(
+                    resolve(a), write_root
+                ):
                     deny(f"{event} outside the submission folder")
             return
         if event == "import":
@@ -270,9 +308,18 @@ def main(argv: list[str]) -> int:
     extra_roots = _preload(config["device"], config["threads"])
 
     read_roots = tuple(
-        {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix,
-         "/usr/lib", "/usr/share", "/usr/local/lib", "/etc", "/usr/local/cuda",
-         *extra_roots}
+        {
+            sys.prefix,
+            sys.base_prefix,
+            sys.exec_prefix,
+            sys.base_exec_prefix,
+            "/usr/lib",
+            "/usr/share",
+            "/usr/local/lib",
+            "/etc",
+            "/usr/local/cuda",
+            *extra_roots,
+        }
     )
     for mod in ("autograder.sandbox", "autograder.wire", "autograder"):
         sys.modules.pop(mod, None)
@@ -311,20 +358,28 @@ def main(argv: list[str]) -> int:
         try:
             code = compile(clean_source(source), f"<cell {index}>", "exec")
         except SyntaxError as exc:
-            record.update(status="error", error=f"SyntaxError: {exc.msg} (line {exc.lineno})")
+            record.update(
+                status="error", error=f"SyntaxError: {exc.msg} (line {exc.lineno})"
+            )
             cells.append(record)
             continue
         signal.setitimer(signal.ITIMER_REAL, config["cell_timeout"])
         try:
             exec(code, namespace)
         except CellTimeout:
-            record.update(status="timeout", error=f"stopped after {config['cell_timeout']} s")
+            record.update(
+                status="timeout", error=f"stopped after {config['cell_timeout']} s"
+            )
         except SystemExit as exc:
-            record.update(status="error", error=f"SystemExit({exc.code!r}) (sys.exit in a cell)")
+            record.update(
+                status="error", error=f"SystemExit({exc.code!r}) (sys.exit in a cell)"
+            )
         except KeyboardInterrupt:
             record.update(status="error", error="KeyboardInterrupt")
         except BaseException as exc:  # noqa: BLE001
-            record.update(status="error", error=f"{type(exc).__name__}: {str(exc)[:300]}")
+            record.update(
+                status="error", error=f"{type(exc).__name__}: {str(exc)[:300]}"
+            )
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
             restore_builtins()
@@ -336,7 +391,9 @@ def main(argv: list[str]) -> int:
     # ---- serve the grader's requests
     while True:
         try:
-            request = wire.RefUnpickler(io.BytesIO(wire.recv_bytes(rfd)), objects).load()
+            request = wire.RefUnpickler(
+                io.BytesIO(wire.recv_bytes(rfd)), objects
+            ).load()
         except Exception:  # noqa: BLE001 - the grader went away
             return 0
         op = request.get("op")
@@ -348,10 +405,16 @@ def main(argv: list[str]) -> int:
             if op == "get":
                 name = request["name"]
                 if name not in namespace or name.startswith("__"):
-                    reply = {"ok": False, "kind": "missing",
-                             "error": f"the notebook does not define {name!r}"}
+                    reply = {
+                        "ok": False,
+                        "kind": "missing",
+                        "error": f"the notebook does not define {name!r}",
+                    }
                 else:
-                    reply = {"ok": True, "value": wire.encode(namespace[name], register)}
+                    reply = {
+                        "ok": True,
+                        "value": wire.encode(namespace[name], register),
+                    }
             elif op == "call":
                 target = objects[request["ref"]]
                 if request.get("attr"):
@@ -362,13 +425,24 @@ def main(argv: list[str]) -> int:
                 value = getattr(objects[request["ref"]], request["attr"])
                 reply = {"ok": True, "value": wire.encode(value, register)}
             else:
-                reply = {"ok": False, "kind": "protocol", "error": f"unknown request {op!r}"}
+                reply = {
+                    "ok": False,
+                    "kind": "protocol",
+                    "error": f"unknown request {op!r}",
+                }
         except CellTimeout:
-            reply = {"ok": False, "kind": "timeout",
-                     "error": f"the call took longer than {config['call_timeout']} s"}
+            reply = {
+                "ok": False,
+                "kind": "timeout",
+                "error": f"the call took longer than {config['call_timeout']} s",
+            }
         except BaseException as exc:  # noqa: BLE001
-            reply = {"ok": False, "kind": "raised", "type": type(exc).__name__,
-                     "error": f"{type(exc).__name__}: {str(exc)[:300]}"}
+            reply = {
+                "ok": False,
+                "kind": "raised",
+                "type": type(exc).__name__,
+                "error": f"{type(exc).__name__}: {str(exc)[:300]}",
+            }
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
             restore_builtins()
@@ -376,8 +450,14 @@ def main(argv: list[str]) -> int:
         try:
             send(reply)
         except Exception as exc:  # noqa: BLE001 - e.g. an answer that is not plain data
-            send({"ok": False, "kind": "raised", "type": type(exc).__name__,
-                  "error": f"the answer could not be sent: {str(exc)[:200]}"})
+            send(
+                {
+                    "ok": False,
+                    "kind": "raised",
+                    "type": type(exc).__name__,
+                    "error": f"the answer could not be sent: {str(exc)[:200]}",
+                }
+            )
 
 
 if __name__ == "__main__":

@@ -44,8 +44,14 @@ def normalise(source: str) -> list[str]:
         return source.split()
     for tok in tokens:
         kind, text = tok.type, tok.string
-        if kind in (tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT,
-                    tokenize.DEDENT, tokenize.ENDMARKER):
+        if kind in (
+            tokenize.COMMENT,
+            tokenize.NL,
+            tokenize.NEWLINE,
+            tokenize.INDENT,
+            tokenize.DEDENT,
+            tokenize.ENDMARKER,
+        ):
             continue
         if kind == tokenize.STRING:
             out.append("STR")
@@ -69,7 +75,9 @@ def _template(master: Master) -> set[str]:
             continue
         if cell.cell_type == "code" and not in_tests:
             cells.add(" ".join(normalise(strip_solution_blocks(cell.source))))
-            cells.add(" ".join(normalise(strip_solution_blocks(cell.source) + "\n    ...")))
+            cells.add(
+                " ".join(normalise(strip_solution_blocks(cell.source) + "\n    ..."))
+            )
     return cells
 
 
@@ -83,8 +91,11 @@ def answers_by_question(master: Master, cells: list[tuple[int, str]]) -> dict:
         if " ".join(tokens) in template:
             continue
         try:
-            defined = [n.name for n in ast.parse(source).body
-                       if isinstance(n, (ast.FunctionDef, ast.ClassDef))]
+            defined = [
+                n.name
+                for n in ast.parse(source).body
+                if isinstance(n, (ast.FunctionDef, ast.ClassDef))
+            ]
         except SyntaxError:
             continue
         questions = {owner[d] for d in defined if d in owner}
@@ -113,16 +124,25 @@ def similarity(week: str, paths, out, top: int = 20) -> list[dict]:
         shared = sorted(set(answers[a]) & set(answers[b]))
         if not shared:
             continue
-        per_q = {q: SequenceMatcher(None, answers[a][q][1], answers[b][q][1],
-                                    autojunk=False).ratio() for q in shared}
-        pairs.append({
-            "student_a": a, "student_b": b,
-            "score": round(sum(per_q.values()) / len(per_q), 4),
-            "questions": " ".join(f"{q}:{s:.2f}" for q, s in per_q.items()),
-            "cells": "; ".join(f"{q}: {a} cell {answers[a][q][0]}, {b} cell {answers[b][q][0]}"
-                               for q in shared),
-            "_per_q": per_q,
-        })
+        per_q = {
+            q: SequenceMatcher(
+                None, answers[a][q][1], answers[b][q][1], autojunk=False
+            ).ratio()
+            for q in shared
+        }
+        pairs.append(
+            {
+                "student_a": a,
+                "student_b": b,
+                "score": round(sum(per_q.values()) / len(per_q), 4),
+                "questions": " ".join(f"{q}:{s:.2f}" for q, s in per_q.items()),
+                "cells": "; ".join(
+                    f"{q}: {a} cell {answers[a][q][0]}, {b} cell {answers[b][q][0]}"
+                    for q in shared
+                ),
+                "_per_q": per_q,
+            }
+        )
     pairs.sort(key=lambda p: (-p["score"], p["student_a"], p["student_b"]))
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -136,21 +156,32 @@ def similarity(week: str, paths, out, top: int = 20) -> list[dict]:
 
 
 def _report(week, pairs, answers, sources) -> str:
-    html = [f"<!doctype html><meta charset='utf-8'><title>{escape(week)} similarity</title>",
-            "<style>body{font-family:system-ui;margin:2rem}pre{background:#f6f6f6;"
-            "padding:.5rem;overflow:auto;font-size:.85em}td{vertical-align:top;"
-            "width:50%}</style>",
-            f"<h1>{escape(week)}: most similar pairs of answers</h1>",
-            "<p>Scores compare answer cells after removing comments, layout and variable "
-            "names (1.00 = identical up to renaming). A lead for a human, not a verdict."
-            "</p>"]
+    html = [
+        "<!doctype html><meta charset='utf-8'>",
+        f"<title>{escape(week)} similarity</title>",
+        "<style>body{font-family:system-ui;margin:2rem}pre{background:#f6f6f6;"
+        "padding:.5rem;overflow:auto;font-size:.85em}td{vertical-align:top;"
+        "width:50%}</style>",
+        f"<h1>{escape(week)}: most similar pairs of answers</h1>",
+        "<p>Scores compare answer cells after removing comments, layout and variable "
+        "names (1.00 = identical up to renaming). A lead for a human, not a verdict."
+        "</p>",
+    ]
     for p in pairs:
-        html.append(f"<h2>{escape(p['student_a'])} &amp; {escape(p['student_b'])}: "
-                    f"{p['score']:.2f}</h2><p>{escape(p['questions'])}</p>")
+        html.append(
+            f"<h2>{escape(p['student_a'])} &amp; {escape(p['student_b'])}: "
+            f"{p['score']:.2f}</h2><p>{escape(p['questions'])}</p>"
+        )
         q = max(p["_per_q"], key=p["_per_q"].get)
-        left = "\n\n".join(sources[p["student_a"]][i] for i in answers[p["student_a"]][q][0])
-        right = "\n\n".join(sources[p["student_b"]][i] for i in answers[p["student_b"]][q][0])
-        html.append(f"<table><tr><td><b>{escape(p['student_a'])}, {escape(q)}</b>"
-                    f"<pre>{escape(left)}</pre></td><td><b>{escape(p['student_b'])}, "
-                    f"{escape(q)}</b><pre>{escape(right)}</pre></td></tr></table>")
+        left = "\n\n".join(
+            sources[p["student_a"]][i] for i in answers[p["student_a"]][q][0]
+        )
+        right = "\n\n".join(
+            sources[p["student_b"]][i] for i in answers[p["student_b"]][q][0]
+        )
+        html.append(
+            f"<table><tr><td><b>{escape(p['student_a'])}, {escape(q)}</b>"
+            f"<pre>{escape(left)}</pre></td><td><b>{escape(p['student_b'])}, "
+            f"{escape(q)}</b><pre>{escape(right)}</pre></td></tr></table>"
+        )
     return "\n".join(html)

@@ -30,7 +30,7 @@ def student_id(name: str) -> str:
 
 
 def _is_student_folder(path: Path, week: str) -> bool:
-    """``<student>/`` holds ``<week>.ipynb``, or one notebook and nothing else to grade."""
+    """``<student>/`` holds ``<week>.ipynb``, or one notebook and nothing else."""
     if (path / f"{week}.ipynb").is_file():
         return True
     entries = [p for p in path.iterdir() if not p.name.startswith(".")]
@@ -84,12 +84,17 @@ def _notebook_bytes(sub: Submission, week: str) -> tuple[bytes, list[str]]:
     if path.suffix == ".zip":
         try:
             with zipfile.ZipFile(path) as zf:
-                members = [m for m in zf.infolist() if m.filename.endswith(".ipynb")
-                           and not m.filename.startswith("__MACOSX")]
+                members = [
+                    m
+                    for m in zf.infolist()
+                    if m.filename.endswith(".ipynb")
+                    and not m.filename.startswith("__MACOSX")
+                ]
                 if not members:
                     raise Rejected("the zip file holds no notebook")
-                members.sort(key=lambda m: (Path(m.filename).name != f"{week}.ipynb",
-                                            m.filename))
+                members.sort(
+                    key=lambda m: (Path(m.filename).name != f"{week}.ipynb", m.filename)
+                )
                 member = members[0]
                 if member.file_size > MAX_NOTEBOOK_BYTES:
                     raise Rejected("the notebook in the zip is larger than 50 MB")
@@ -99,7 +104,9 @@ def _notebook_bytes(sub: Submission, week: str) -> tuple[bytes, list[str]]:
             raise Rejected("not a readable zip file") from None
         return data, notes
     if path.suffix != ".ipynb":
-        raise Rejected(f"{path.name} is not a notebook (.ipynb) or an otter export (.zip)")
+        raise Rejected(
+            f"{path.name} is not a notebook (.ipynb) or an otter export (.zip)"
+        )
     if path.stat().st_size > MAX_NOTEBOOK_BYTES:
         raise Rejected("the notebook is larger than 50 MB")
     return path.read_bytes(), notes
@@ -107,8 +114,10 @@ def _notebook_bytes(sub: Submission, week: str) -> tuple[bytes, list[str]]:
 
 def notebook_week(nb) -> str | None:
     meta = nb.get("metadata", {})
-    for value in (meta.get("otter", {}).get("assignment_name"),
-                  meta.get("tmlbook", {}).get("week")):
+    for value in (
+        meta.get("otter", {}).get("assignment_name"),
+        meta.get("tmlbook", {}).get("week"),
+    ):
         if value:
             return str(value)
     return None

@@ -32,11 +32,21 @@ TAG = "__tml_wire__"
 
 # Captured at import, before any student code runs: a notebook that rebinds
 # builtins.isinstance (say) must not change how its own answers are sent.
-_isinstance, _type, _bool, _int, _float, _str = (builtins.isinstance, builtins.type,
-                                                  builtins.bool, builtins.int,
-                                                  builtins.float, builtins.str)
-_list, _tuple, _dict, _set, _frozenset = (builtins.list, builtins.tuple, builtins.dict,
-                                          builtins.set, builtins.frozenset)
+_isinstance, _type, _bool, _int, _float, _str = (
+    builtins.isinstance,
+    builtins.type,
+    builtins.bool,
+    builtins.int,
+    builtins.float,
+    builtins.str,
+)
+_list, _tuple, _dict, _set, _frozenset = (
+    builtins.list,
+    builtins.tuple,
+    builtins.dict,
+    builtins.set,
+    builtins.frozenset,
+)
 _Tensor, _ndarray, _generic = torch.Tensor, np.ndarray, np.generic
 _make_subclass = torch.Tensor._make_subclass
 _from_numpy, _ascontiguous = torch.from_numpy, np.ascontiguousarray
@@ -83,7 +93,7 @@ def recv_bytes(fd: int, deadline: float | None = None) -> bytes:
     return _read_exact(fd, n, deadline)
 
 
-# --------------------------------------------------------------------------- sandbox side
+# ---------------------------------------------------------------- sandbox side
 def encode(obj, register, depth: int = 0):
     """Turn a student's value into plain data (sandbox side).
 
@@ -118,8 +128,14 @@ def encode(obj, register, depth: int = 0):
         items = [encode(x, register, depth + 1) for x in obj]
         return items if kind is _list else (TAG, "tuple", items)
     if kind is _dict:
-        return (TAG, "dict", [(encode(k, register, depth + 1), encode(v, register, depth + 1))
-                              for k, v in _dict.items(obj)])
+        return (
+            TAG,
+            "dict",
+            [
+                (encode(k, register, depth + 1), encode(v, register, depth + 1))
+                for k, v in _dict.items(obj)
+            ],
+        )
     if kind in (_set, _frozenset):
         return (TAG, "set", [encode(x, register, depth + 1) for x in obj])
     if kind.__name__ == "module" and hasattr(obj, "__name__"):
@@ -138,13 +154,15 @@ def dump_plain(obj) -> bytes:
     return buf.getvalue()
 
 
-# --------------------------------------------------------------------------- grader side
+# ---------------------------------------------------------------- grader side
 def load_plain(payload: bytes):
     """Read data written by :func:`dump_plain` without running any foreign code."""
     try:
         return torch.load(io.BytesIO(payload), weights_only=True, map_location="cpu")
     except Exception as exc:  # noqa: BLE001 - anything malformed is a protocol error
-        raise WireError(f"the notebook's process sent data that is not plain data: {exc}")
+        raise WireError(
+            f"the notebook's process sent data that is not plain data: {exc}"
+        )
 
 
 def decode(data, make_ref, import_module):
@@ -158,8 +176,10 @@ def decode(data, make_ref, import_module):
         if kind == "list":
             return [decode(x, make_ref, import_module) for x in data[2]]
         if kind == "dict":
-            return {decode(k, make_ref, import_module): decode(v, make_ref, import_module)
-                    for k, v in data[2]}
+            return {
+                decode(k, make_ref, import_module): decode(v, make_ref, import_module)
+                for k, v in data[2]
+            }
         if kind == "set":
             return {decode(x, make_ref, import_module) for x in data[2]}
         if kind == "ndarray":

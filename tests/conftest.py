@@ -41,8 +41,12 @@ def w01_release(tmp_path_factory, w01):
     return release("w01", out, check=False)
 
 
-def solution_with(master, replace: dict[str, str] | None = None,
-                  append: list[str] | None = None, prepend: list[str] | None = None):
+def solution_with(
+    master,
+    replace: dict[str, str] | None = None,
+    append: list[str] | None = None,
+    prepend: list[str] | None = None,
+):
     """The solution notebook of ``master`` with answer cells replaced and cells added.
 
     ``replace`` maps a function name defined by an answer cell to new cell source.

@@ -21,13 +21,37 @@ def built(tmp_path_factory):
     env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}", TML_QUIET="1")
     env.pop("MPLBACKEND", None)
     proc = subprocess.run(
-        [str(BIN / "jupyter-book"), "build", str(REPO), "--path-output", str(out), "--all",
-         "-W", "-n", "--keep-going"], capture_output=True, text=True, env=env)
+        [
+            str(BIN / "jupyter-book"),
+            "build",
+            str(REPO),
+            "--path-output",
+            str(out),
+            "--all",
+            "-W",
+            "-n",
+            "--keep-going",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
     html = out / "_build" / "html"
-    pub = subprocess.run([sys.executable, "-m", "autograder", "publish", "--out",
-                          str(html / "exercises")], capture_output=True, text=True, env=env,
-                         cwd=REPO)
+    pub = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "autograder",
+            "publish",
+            "--out",
+            str(html / "exercises"),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO,
+    )
     assert pub.returncode == 0, pub.stderr
     return html
 
@@ -57,8 +81,15 @@ def test_book_and_downloads_leak_no_solution_or_hidden_test(built, week):
     master = load_master(week)
     hidden = [t.name for q in master.questions for t in q.tests if t.hidden]
     for path in built.rglob("*"):
-        if not path.is_file() or path.suffix not in {".html", ".ipynb", ".md", ".txt",
-                                                      ".py", ".json", ".js"}:
+        if not path.is_file() or path.suffix not in {
+            ".html",
+            ".ipynb",
+            ".md",
+            ".txt",
+            ".py",
+            ".json",
+            ".js",
+        }:
             continue
         text = path.read_text(errors="replace")
         assert not any(name in text for name in hidden), path

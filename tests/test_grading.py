@@ -38,7 +38,9 @@ _GRADED = {}
 def graded(request, batch, tmp_path_factory):
     if request.param not in _GRADED:
         out = tmp_path_factory.mktemp(f"grades-{request.param}")
-        rows = grade("w01", [batch], out, engine=request.param, workers=2, limits=LIMITS)
+        rows = grade(
+            "w01", [batch], out, engine=request.param, workers=2, limits=LIMITS
+        )
         _GRADED[request.param] = (request.param, out, {r["student"]: r for r in rows})
     return _GRADED[request.param]
 
@@ -61,8 +63,19 @@ def test_grades_csv_has_one_row_per_submission_and_the_columns(graded, batch):
     engine, out, rows = graded
     with open(out / "grades.csv") as fh:
         reader = csv.DictReader(fh)
-        assert reader.fieldnames == ["student", "week", "engine", "status", "score",
-                                     "max_score", "reason", "q1", "q2", "q3", "q4"]
+        assert reader.fieldnames == [
+            "student",
+            "week",
+            "engine",
+            "status",
+            "score",
+            "max_score",
+            "reason",
+            "q1",
+            "q2",
+            "q3",
+            "q4",
+        ]
         written = list(reader)
     assert len(written) == len(list(batch.glob("*.ipynb")))
     assert [r["student"] for r in written] == sorted(r["student"] for r in written)
@@ -98,11 +111,13 @@ def test_engines_agree_per_question(graded, w01):
 
 def test_submission_forms_zip_folder_renamed(tmp_path, w01):
     sol = solution_notebook(w01)
-    write_nb(sol, tmp_path / "in" / "ana" / "w01.ipynb")                 # folder
-    write_nb(sol, tmp_path / "in" / "ben" / "Copy of w01 (1).ipynb")     # renamed, in folder
-    write_nb(sol, tmp_path / "in" / "my notebook (final).ipynb")         # renamed file
+    write_nb(sol, tmp_path / "in" / "ana" / "w01.ipynb")  # folder
+    write_nb(
+        sol, tmp_path / "in" / "ben" / "Copy of w01 (1).ipynb"
+    )  # renamed, in folder
+    write_nb(sol, tmp_path / "in" / "my notebook (final).ipynb")  # renamed file
     write_nb(sol, tmp_path / "zipped" / "w01.ipynb")
-    with zipfile.ZipFile(tmp_path / "in" / "cleo.zip", "w") as zf:       # otter export
+    with zipfile.ZipFile(tmp_path / "in" / "cleo.zip", "w") as zf:  # otter export
         zf.write(tmp_path / "zipped" / "w01.ipynb", "w01.ipynb")
         zf.writestr("../../evil.txt", "zip slip attempt")
     rows = grade("w01", [tmp_path / "in"], tmp_path / "out", workers=2, limits=LIMITS)
@@ -124,7 +139,10 @@ def test_rejected_submissions_get_a_row_and_a_reason(tmp_path, w01):
     (folder / "empty").mkdir()
     rows = grade("w01", [folder], tmp_path / "out", limits=LIMITS, workers=2)
     by = {r["student"]: r for r in rows}
-    assert by["garbage"]["status"] == "rejected" and "not a valid notebook" in by["garbage"]["reason"]
+    assert (
+        by["garbage"]["status"] == "rejected"
+        and "not a valid notebook" in by["garbage"]["reason"]
+    )
     assert by["essay"]["status"] == "rejected" and "zip" in by["essay"]["reason"]
     assert by["wrong_week"]["status"] == "rejected"
     assert "notebook for w02, not w01" in by["wrong_week"]["reason"]
@@ -136,7 +154,9 @@ def test_regrading_gives_an_identical_csv(batch, tmp_path):
     subs = [batch / "mutant_q3_train_minus_test.ipynb"]
     grade("w01", subs, tmp_path / "a", limits=LIMITS, workers=2)
     grade("w01", subs, tmp_path / "b", limits=LIMITS, workers=1)
-    assert (tmp_path / "a" / "grades.csv").read_bytes() == (tmp_path / "b" / "grades.csv").read_bytes()
+    assert (tmp_path / "a" / "grades.csv").read_bytes() == (
+        tmp_path / "b" / "grades.csv"
+    ).read_bytes()
 
 
 def test_shards_merge_back_into_the_whole(tmp_path, w01):
@@ -161,21 +181,64 @@ def test_shards_merge_back_into_the_whole(tmp_path, w01):
 
 def test_cli_grade_and_help(tmp_path, w01):
     write_nb(solution_notebook(w01), tmp_path / "zoe.ipynb")
-    proc = subprocess.run([sys.executable, "-m", "autograder", "grade", "w01",
-                           str(tmp_path / "zoe.ipynb"), "--out", str(tmp_path / "out"),
-                           "--engine", "nbgrader", "--timeout", "300"],
-                          capture_output=True, text=True, cwd=REPO)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "autograder",
+            "grade",
+            "w01",
+            str(tmp_path / "zoe.ipynb"),
+            "--out",
+            str(tmp_path / "out"),
+            "--engine",
+            "nbgrader",
+            "--timeout",
+            "300",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "zoe" in proc.stdout and "10 / 10" in proc.stdout
-    bad = subprocess.run([sys.executable, "-m", "autograder", "grade", "w07",
-                          str(tmp_path / "zoe.ipynb"), "--out", str(tmp_path / "o2")],
-                         capture_output=True, text=True, cwd=REPO)
+    bad = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "autograder",
+            "grade",
+            "w07",
+            str(tmp_path / "zoe.ipynb"),
+            "--out",
+            str(tmp_path / "o2"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+    )
     assert bad.returncode == 2 and "no exercise named 'w07'" in bad.stderr
-    missing = subprocess.run([sys.executable, "-m", "autograder", "grade", "w01",
-                              str(tmp_path / "nobody.ipynb"), "--out", str(tmp_path / "o3")],
-                             capture_output=True, text=True, cwd=REPO)
+    missing = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "autograder",
+            "grade",
+            "w01",
+            str(tmp_path / "nobody.ipynb"),
+            "--out",
+            str(tmp_path / "o3"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+    )
     assert missing.returncode == 2 and "does not exist" in missing.stderr
-    helps = subprocess.run([sys.executable, "-m", "autograder", "--help"],
-                           capture_output=True, text=True, cwd=REPO)
+    helps = subprocess.run(
+        [sys.executable, "-m", "autograder", "--help"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+    )
     for command in ("release", "grade", "merge", "similarity"):
         assert command in helps.stdout

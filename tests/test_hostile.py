@@ -27,7 +27,7 @@ WRONG = {  # a wrong answer to every question (the mutants' code)
     "add_shortcut_feature": "q4_off_by_one",
 }
 
-TAMPER = r'''
+TAMPER = r"""
 import builtins, math, numpy, numpy.testing, torch, torch.testing
 torch.testing.assert_close = lambda *a, **k: None
 numpy.testing.assert_allclose = lambda *a, **k: None
@@ -42,9 +42,9 @@ class FakeGrader:
     def check(self, *a, **k):
         return "All tests passed!"
 grader = FakeGrader()
-'''
+"""
 
-SEARCH = r'''
+SEARCH = r"""
 import os
 found, denied, listed = [], 0, 0
 targets = [REPO, os.path.join(REPO, "exercises"), "/tmp", "/", os.path.expanduser("~")]
@@ -71,7 +71,7 @@ for path in [os.path.join(REPO, "exercises", "w01-foundations", "w01.md")]:
     except PermissionError:
         denied += 1
 print(f"SEARCH found={len(found)} denied={denied}")
-'''.replace("REPO", repr(str(REPO)))
+""".replace("REPO", repr(str(REPO)))
 
 
 def _mutant_code(master, name):
@@ -80,42 +80,66 @@ def _mutant_code(master, name):
 
 def _submissions(master) -> dict[str, nbformat.NotebookNode]:
     wrong = {fn: _mutant_code(master, m) for fn, m in WRONG.items()}
-    ce_cuda = ("def cross_entropy(logits, y):\n    logits = logits.cuda()\n"
-               "    return torch.nn.functional.cross_entropy(logits, y.cuda())\n")
-    hardcoded = ("def cross_entropy(logits, y):\n"
-                 "    return torch.tensor(1.2927, dtype=torch.float64)  # public value\n")
-    nan = ("def cross_entropy(logits, y):\n    return torch.tensor(float('nan'))\n")
-    bad_shape = ("def add_shortcut_feature(X, y, flip=False, strength=1.0):\n"
-                 "    return X.clone()\n")
+    ce_cuda = (
+        "def cross_entropy(logits, y):\n    logits = logits.cuda()\n"
+        "    return torch.nn.functional.cross_entropy(logits, y.cuda())\n"
+    )
+    hardcoded = (
+        "def cross_entropy(logits, y):\n"
+        "    return torch.tensor(1.2927, dtype=torch.float64)  # public value\n"
+    )
+    nan = "def cross_entropy(logits, y):\n    return torch.tensor(float('nan'))\n"
+    bad_shape = (
+        "def add_shortcut_feature(X, y, flip=False, strength=1.0):\n"
+        "    return X.clone()\n"
+    )
     subs = {
         "control": solution_notebook(master),
         "infinite_loop": solution_with(master, append=["while True:\n    pass\n"]),
-        "ignores_alarm": solution_with(master, append=[
-            "import signal\nsignal.signal(signal.SIGALRM, signal.SIG_IGN)\n"
-            "while True:\n    pass\n"]),
+        "ignores_alarm": solution_with(
+            master,
+            append=[
+                "import signal\nsignal.signal(signal.SIGALRM, signal.SIG_IGN)\n"
+                "while True:\n    pass\n"
+            ],
+        ),
         "sys_exit": solution_with(master, prepend=["import sys\nsys.exit(3)\n"]),
         "os_exit": solution_with(master, append=["import os\nos._exit(0)\n"]),
-        "exception_and_syntax": solution_with(master, append=["1 / 0\n", "def broken(:\n"]),
+        "exception_and_syntax": solution_with(
+            master, append=["1 / 0\n", "def broken(:\n"]
+        ),
         "huge_allocation": solution_with(master, append=["big = torch.ones(2**36)\n"]),
-        "memory_hog": solution_with(master, append=[
-            "hog = []\nfor _ in range(40):\n    hog.append(bytearray(10**8))\n"]),
-        "print_flood": solution_with(master, append=[
-            "for i in range(2_000_000):\n    print(i)\n",
-            "import os\nos.write(1, b'x' * 200_000_000)\n"]),
+        "memory_hog": solution_with(
+            master,
+            append=[
+                "hog = []\nfor _ in range(40):\n    hog.append(bytearray(10**8))\n"
+            ],
+        ),
+        "print_flood": solution_with(
+            master,
+            append=[
+                "for i in range(2_000_000):\n    print(i)\n",
+                "import os\nos.write(1, b'x' * 200_000_000)\n",
+            ],
+        ),
         "cuda_only": solution_with(master, replace={"cross_entropy": ce_cuda}),
-        "nan_and_wrong_shape": solution_with(master, replace={"cross_entropy": nan,
-                                                              "add_shortcut_feature":
-                                                              bad_shape}),
+        "nan_and_wrong_shape": solution_with(
+            master, replace={"cross_entropy": nan, "add_shortcut_feature": bad_shape}
+        ),
         "hardcoded_public": solution_with(master, replace={"cross_entropy": hardcoded}),
         "disk_search": solution_with(master, append=[SEARCH]),
         "wrong": solution_with(master, replace=wrong),
         "wrong_tampering": solution_with(master, replace=wrong, append=[TAMPER]),
         "right_tampering": solution_with(master, append=[TAMPER]),
-        "subprocess_escape": solution_with(master, append=[
-            "import subprocess\nleak = subprocess.run(['cat', " +
-            repr(str(REPO / "exercises/w01-foundations/w01.md")) +
-            "], capture_output=True).stdout\n",
-            "import ctypes\nlibc = ctypes.CDLL(None)\n"]),
+        "subprocess_escape": solution_with(
+            master,
+            append=[
+                "import subprocess\nleak = subprocess.run(['cat', "
+                + repr(str(REPO / "exercises/w01-foundations/w01.md"))
+                + "], capture_output=True).stdout\n",
+                "import ctypes\nlibc = ctypes.CDLL(None)\n",
+            ],
+        ),
     }
     # an otter student notebook with answers pasted in and its check cells edited
     return subs
@@ -138,8 +162,12 @@ def results(request, hostile_dir, tmp_path_factory):
     if engine not in _RESULTS:
         out = tmp_path_factory.mktemp(f"hostile-{engine}")
         rows = grade("w01", [hostile_dir], out, engine=engine, workers=2, limits=LIMITS)
-        details = {r["student"]: json.loads((out / "results" / f"{r['student']}.json")
-                                            .read_text()) for r in rows}
+        details = {
+            r["student"]: json.loads(
+                (out / "results" / f"{r['student']}.json").read_text()
+            )
+            for r in rows
+        }
         _RESULTS[engine] = ({r["student"]: r for r in rows}, details, out)
     return _RESULTS[engine]
 
@@ -149,9 +177,17 @@ def test_every_submission_has_a_row_with_status_and_reason(results, hostile_dir)
     assert set(rows) == {p.stem for p in hostile_dir.glob("*.ipynb")}
     for name, row in rows.items():
         assert row["status"] in {"graded", "timeout", "error", "rejected"}
-        if name not in ("control", "right_tampering", "wrong", "wrong_tampering",
-                        "hardcoded_public", "nan_and_wrong_shape", "cuda_only",
-                        "disk_search", "print_flood"):
+        if name not in (
+            "control",
+            "right_tampering",
+            "wrong",
+            "wrong_tampering",
+            "hardcoded_public",
+            "nan_and_wrong_shape",
+            "cuda_only",
+            "disk_search",
+            "print_flood",
+        ):
             assert row["reason"], f"{name} has no reason"
 
 
@@ -174,7 +210,10 @@ def test_time_limits(results, w01):
 def test_exits_and_errors(results, w01):
     rows, _, _ = results
     assert rows["sys_exit"]["status"] == "graded"
-    assert rows["sys_exit"]["score"] == w01.max_score and "SystemExit" in rows["sys_exit"]["reason"]
+    assert (
+        rows["sys_exit"]["score"] == w01.max_score
+        and "SystemExit" in rows["sys_exit"]["reason"]
+    )
     assert rows["os_exit"]["status"] == "error" and rows["os_exit"]["score"] == 0
     assert "ended itself" in rows["os_exit"]["reason"]
     broken = rows["exception_and_syntax"]
@@ -205,7 +244,9 @@ def test_cuda_only_code_fails_only_its_question(results, w01):
 
 def test_nan_wrong_shape_and_hardcoded_answers_score_nothing_extra(results, w01):
     rows, _, _ = results
-    assert rows["nan_and_wrong_shape"]["q1"] == 0 and rows["nan_and_wrong_shape"]["q4"] < 3
+    assert (
+        rows["nan_and_wrong_shape"]["q1"] == 0 and rows["nan_and_wrong_shape"]["q4"] < 3
+    )
     hard = rows["hardcoded_public"]
     assert hard["q1"] <= 1  # at most the public test it copied
 

@@ -1,4 +1,4 @@
-"""The released otter autograder zip works with otter's own runner (the Gradescope path)."""
+"""The otter autograder zip works with otter's own runner (the Gradescope path)."""
 
 import json
 import os
@@ -15,12 +15,20 @@ from autograder.master import solution_notebook
 def _student_with_answers(master, release_dir):
     """The released student notebook with the solution pasted into its answer cells."""
     nb = nbformat.read(release_dir / "student" / "w01.ipynb", as_version=4)
-    answers = [c.source for c in solution_notebook(master).cells if c.cell_type == "code"
-               and any(f"def {n}(" in c.source for q in master.questions
-                       for n in q.solution_names)]
+    answers = [
+        c.source
+        for c in solution_notebook(master).cells
+        if c.cell_type == "code"
+        and any(
+            f"def {n}(" in c.source for q in master.questions for n in q.solution_names
+        )
+    ]
     k = 0
     for cell in nb.cells:
-        if "otter_answer_cell" in cell.metadata.get("tags", []) and cell.cell_type == "code":
+        if (
+            "otter_answer_cell" in cell.metadata.get("tags", [])
+            and cell.cell_type == "code"
+        ):
             cell.source = answers[k]
             k += 1
     assert k == len(answers)
@@ -32,11 +40,25 @@ def test_otter_run_gives_the_solution_full_marks(tmp_path, w01, w01_release):
     sub = tmp_path / "w01.ipynb"
     nbformat.write(nb, sub)
     bindir = Path(sys.executable).parent
-    env = dict(os.environ, PATH=f"{bindir}{os.pathsep}{os.environ['PATH']}", TML_QUIET="1")
-    proc = subprocess.run([str(bindir / "otter"), "run", "-a",
-                           str(w01_release / "autograder" / "w01-autograder.zip"),
-                           "-o", str(tmp_path), str(sub)],
-                          capture_output=True, text=True, env=env, cwd=tmp_path, timeout=600)
+    env = dict(
+        os.environ, PATH=f"{bindir}{os.pathsep}{os.environ['PATH']}", TML_QUIET="1"
+    )
+    proc = subprocess.run(
+        [
+            str(bindir / "otter"),
+            "run",
+            "-a",
+            str(w01_release / "autograder" / "w01-autograder.zip"),
+            "-o",
+            str(tmp_path),
+            str(sub),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     results = json.loads((tmp_path / "results.json").read_text())
     score = sum(t.get("score", 0) for t in results["tests"])

@@ -17,24 +17,36 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def test_release_writes_every_artefact(w01_release):
-    for rel in ("student/w01.ipynb", "solution/w01.ipynb", "autograder/w01-autograder.zip",
-                "nbgrader/source/w01/w01.ipynb", "nbgrader/release/w01/w01.ipynb",
-                "nbgrader/nbgrader_config.py"):
+    for rel in (
+        "student/w01.ipynb",
+        "solution/w01.ipynb",
+        "autograder/w01-autograder.zip",
+        "nbgrader/source/w01/w01.ipynb",
+        "nbgrader/release/w01/w01.ipynb",
+        "nbgrader/nbgrader_config.py",
+    ):
         assert (w01_release / rel).is_file(), rel
 
 
 def _hidden_snippets(master):
-    """Distinctive lines of every hidden test (not also in a public test), and its name."""
+    """Each hidden test's name and its lines that appear nowhere public."""
     hidden_code = {t.code for q in master.questions for t in q.tests if t.hidden}
-    public = "\n".join(c.source for c in master.notebook.cells
-                       if not any(h.strip() in c.source for h in hidden_code))
+    public = "\n".join(
+        c.source
+        for c in master.notebook.cells
+        if not any(h.strip() in c.source for h in hidden_code)
+    )
     out = []
     for q in master.questions:
         for t in q.tests:
             if t.hidden:
-                lines = [ln.strip() for ln in t.code.splitlines()
-                         if len(ln.strip()) > 25 and "import" not in ln
-                         and ln.strip() not in public]
+                lines = [
+                    ln.strip()
+                    for ln in t.code.splitlines()
+                    if len(ln.strip()) > 25
+                    and "import" not in ln
+                    and ln.strip() not in public
+                ]
                 out.append((t.name, lines))
     return out
 
@@ -59,7 +71,10 @@ def test_student_notebook_keeps_public_tests_and_says_hidden_tests_exist(w01_rel
     public = nb.metadata["otter"]["tests"]
     assert "test_q1_small_logits" in public["q1"]
     assert "hidden tests" in nb.cells[1].source.lower() or any(
-        "hidden tests" in c.source.lower() for c in nb.cells if c.cell_type == "markdown")
+        "hidden tests" in c.source.lower()
+        for c in nb.cells
+        if c.cell_type == "markdown"
+    )
     assert nb.metadata["tmlbook"]["week"] == "w01"
 
 
@@ -71,8 +86,11 @@ def test_autograder_zip_holds_the_hidden_tests(w01_release):
 
 def test_nbgrader_source_has_one_grade_cell_per_test(w01, w01_release):
     nb = nbformat.read(w01_release / "nbgrader/source/w01/w01.ipynb", as_version=4)
-    grades = [c.metadata["nbgrader"] for c in nb.cells
-              if c.metadata.get("nbgrader", {}).get("grade")]
+    grades = [
+        c.metadata["nbgrader"]
+        for c in nb.cells
+        if c.metadata.get("nbgrader", {}).get("grade")
+    ]
     assert len(grades) == sum(len(q.tests) for q in w01.questions)
     assert sum(g["points"] for g in grades) == pytest.approx(w01.max_score)
     assert all(g["locked"] for g in grades)
@@ -90,8 +108,12 @@ def test_wrong_week_names_are_clear_errors():
         find_master("w99")
     with pytest.raises(MasterError, match="not a week name"):
         find_master("week1")
-    proc = subprocess.run([sys.executable, "-m", "autograder", "release", "w99", "--out",
-                           "/tmp/never"], capture_output=True, text=True, cwd=REPO)
+    proc = subprocess.run(
+        [sys.executable, "-m", "autograder", "release", "w99", "--out", "/tmp/never"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+    )
     assert proc.returncode == 2 and "no exercise named 'w99'" in proc.stderr
 
 
@@ -179,7 +201,8 @@ def tiny_exercises(tmp_path, monkeypatch):
         (folder / "mutants").mkdir(parents=True, exist_ok=True)
         (folder / "w98.md").write_text(TINY.replace("SOLUTION_BODY", solution_body))
         (folder / "mutants" / "q1_wrong.py").write_text(
-            f"# why: a test mutant\ndef double(x):\n    return {mutant_body}\n")
+            f"# why: a test mutant\ndef double(x):\n    return {mutant_body}\n"
+        )
         return load_master("w98")
 
     monkeypatch.setattr(master_mod, "EXERCISES", tmp_path)

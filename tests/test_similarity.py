@@ -6,16 +6,16 @@ from autograder.master import load_mutants, mutant_notebook, solution_notebook
 from autograder.similarity import normalise, similarity
 from conftest import solution_with, write_nb
 
-DISGUISED = '''def cross_entropy(z, labels):
+DISGUISED = """def cross_entropy(z, labels):
     # my own work, honestly
     top = z.max(dim=1, keepdim=True).values
     centred = z - top
     norm = torch.log(torch.exp(centred).sum(dim=1, keepdim=True))
     lp = centred - norm
     return -lp.gather(1, labels.long().view(-1, 1)).mean()
-'''
+"""
 
-OWN = '''def cross_entropy(logits, y):
+OWN = """def cross_entropy(logits, y):
     n = logits.shape[0]
     total = 0.0
     for i in range(n):
@@ -23,7 +23,7 @@ OWN = '''def cross_entropy(logits, y):
         m = torch.max(row)
         total = total + (m + torch.log(torch.sum(torch.exp(row - m))) - row[y[i]])
     return total / n
-'''
+"""
 
 
 def test_normalise_ignores_names_comments_and_layout():
@@ -37,9 +37,14 @@ def test_normalise_ignores_names_comments_and_layout():
 def test_similarity_ranks_the_copied_pair_first(tmp_path, w01):
     sol = solution_notebook(w01)
     write_nb(sol, tmp_path / "subs" / "alice.ipynb")
-    write_nb(solution_with(w01, replace={"cross_entropy": DISGUISED}),
-             tmp_path / "subs" / "bob.ipynb")
-    write_nb(solution_with(w01, replace={"cross_entropy": OWN}), tmp_path / "subs" / "carl.ipynb")
+    write_nb(
+        solution_with(w01, replace={"cross_entropy": DISGUISED}),
+        tmp_path / "subs" / "bob.ipynb",
+    )
+    write_nb(
+        solution_with(w01, replace={"cross_entropy": OWN}),
+        tmp_path / "subs" / "carl.ipynb",
+    )
     pairs = similarity("w01", [tmp_path / "subs"], tmp_path / "out")
     assert (pairs[0]["student_a"], pairs[0]["student_b"]) == ("alice", "bob")
     assert pairs[0]["score"] == 1.0
@@ -54,7 +59,10 @@ def test_similarity_ranks_the_copied_pair_first(tmp_path, w01):
 
 def test_unanswered_template_cells_are_not_compared(tmp_path, w01, w01_release):
     import shutil
+
     for name in ("dan", "eve"):
         shutil.copy(w01_release / "student" / "w01.ipynb", tmp_path / f"{name}.ipynb")
-    pairs = similarity("w01", [tmp_path / "dan.ipynb", tmp_path / "eve.ipynb"], tmp_path / "o")
+    pairs = similarity(
+        "w01", [tmp_path / "dan.ipynb", tmp_path / "eve.ipynb"], tmp_path / "o"
+    )
     assert pairs == []

@@ -7,7 +7,12 @@ import torch.nn.functional as F
 
 from tmlbook import get_device, set_seed
 from tmlbook.data import add_corner_cue, as_images, load_digits_splits
-from tmlbook.foundations import cross_entropy, generalisation_gap, log_softmax, zero_one_risk
+from tmlbook.foundations import (
+    cross_entropy,
+    generalisation_gap,
+    log_softmax,
+    zero_one_risk,
+)
 from tmlbook.models import MLP, SmallCNN, load_reference_mlp
 from tmlbook.training import evaluate, fit, predict_proba
 
@@ -45,7 +50,12 @@ def test_set_seed_reproduces_all_generators():
 
 def test_splits_are_fixed_disjoint_and_scaled():
     s = load_digits_splits()
-    assert (len(s.train), len(s.val), len(s.test), len(s.train_full)) == (900, 357, 540, 1257)
+    assert (len(s.train), len(s.val), len(s.test), len(s.train_full)) == (
+        900,
+        357,
+        540,
+        1257,
+    )
     for split in (s.train, s.val, s.test):
         assert split.X.dtype == torch.float32 and split.y.dtype == torch.int64
         assert split.X.shape[1] == 64
@@ -128,13 +138,16 @@ def test_cross_entropy_matches_torch_and_is_stable():
     gen = torch.Generator().manual_seed(0)
     logits = torch.randn(50, 7, generator=gen, dtype=torch.float64)
     y = torch.randint(0, 7, (50,), generator=gen)
-    torch.testing.assert_close(cross_entropy(logits, y), F.cross_entropy(logits, y),
-                               rtol=0, atol=1e-12)
+    torch.testing.assert_close(
+        cross_entropy(logits, y), F.cross_entropy(logits, y), rtol=0, atol=1e-12
+    )
     big = 1000.0 * torch.randn(50, 7, generator=gen, dtype=torch.float64)
     out = cross_entropy(big, y)
     assert torch.isfinite(out)
     torch.testing.assert_close(out, F.cross_entropy(big, y), rtol=0, atol=1e-9)
-    torch.testing.assert_close(log_softmax(big), F.log_softmax(big, dim=1), rtol=0, atol=1e-9)
+    torch.testing.assert_close(
+        log_softmax(big), F.log_softmax(big, dim=1), rtol=0, atol=1e-9
+    )
 
 
 def test_cross_entropy_errors_name_the_problem():
@@ -150,5 +163,9 @@ def test_generalisation_gap_is_test_minus_train_risk():
     s = load_digits_splits()
     model = load_reference_mlp()
     gap = generalisation_gap(model, s.train, s.test)
-    assert gap == pytest.approx(zero_one_risk(model, *s.test) - zero_one_risk(model, *s.train))
-    assert gap == pytest.approx((1 - evaluate(model, *s.test)) - (1 - evaluate(model, *s.train)))
+    assert gap == pytest.approx(
+        zero_one_risk(model, *s.test) - zero_one_risk(model, *s.train)
+    )
+    assert gap == pytest.approx(
+        (1 - evaluate(model, *s.test)) - (1 - evaluate(model, *s.train))
+    )

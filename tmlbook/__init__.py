@@ -8,7 +8,7 @@ code that runs.  Modules, one per topic:
 - :mod:`tmlbook.models`       -- ``MLP`` and ``SmallCNN`` for 8x8 digits
 - :mod:`tmlbook.training`     -- ``fit``, ``evaluate``, ``predict_proba``
 - :mod:`tmlbook.foundations`  -- L1: ERM, cross-entropy, generalisation gap
-- :mod:`tmlbook.shift`        -- L2: covariate and label shift, DG protocols, CORAL, DANN
+- :mod:`tmlbook.shift`        -- L2: covariate/label shift, DG protocols, CORAL, DANN
 - :mod:`tmlbook.cues`         -- L3: cue conflicts, spurious groups, Group DRO, JTT, IRM
 - :mod:`tmlbook.robustness`   -- L4: FGSM, PGD, BPDA, black-box attacks, smoothing, TENT
 - :mod:`tmlbook.plotting`     -- small figure helpers

@@ -30,9 +30,11 @@ def check_ndim(t: torch.Tensor, ndim: int, name: str, shape_doc: str) -> None:
 
 
 def check_labels(y: torch.Tensor, n: int, n_classes: int, name: str = "y") -> None:
-    """Raise unless ``y`` is a 1-D integer tensor of ``n`` labels in ``[0, n_classes)``."""
+    """Raise unless ``y`` is a 1-D integer tensor of ``n`` labels in [0, n_classes)."""
     if y.dim() != 1 or y.shape[0] != n:
-        raise ValueError(f"{name} must have shape (n,) with n={n}, got {tuple(y.shape)}")
+        raise ValueError(
+            f"{name} must have shape (n,) with n={n}, got {tuple(y.shape)}"
+        )
     if y.dtype.is_floating_point or y.dtype == torch.bool:
         raise TypeError(f"{name} must hold integer class labels, got dtype {y.dtype}")
     if n and (int(y.min()) < 0 or int(y.max()) >= n_classes):
@@ -48,7 +50,9 @@ def check_finite(t: torch.Tensor, name: str) -> None:
         raise ValueError(f"{name} contains NaN or infinite values")
 
 
-def check_probabilities(p: torch.Tensor, name: str = "probs", atol: float = 1e-4) -> None:
+def check_probabilities(
+    p: torch.Tensor, name: str = "probs", atol: float = 1e-4
+) -> None:
     """Raise unless each row of ``p`` is a probability vector (>= 0, sums to 1)."""
     check_finite(p, name)
     if (p < 0).any():

@@ -116,7 +116,9 @@ def as_images(X: torch.Tensor) -> torch.Tensor:
     return X.reshape(-1, 1, 8, 8)
 
 
-def add_corner_cue(X: torch.Tensor, cue: torch.Tensor, value: float = 1.0) -> torch.Tensor:
+def add_corner_cue(
+    X: torch.Tensor, cue: torch.Tensor, value: float = 1.0
+) -> torch.Tensor:
     """Paint a shortcut cue into the top-left pixel of each digit.
 
     The top-left pixel is 0 in every image of the digits data, so the cue is

@@ -70,7 +70,9 @@ def zero_one_risk(model: nn.Module, X: torch.Tensor, y: torch.Tensor) -> float:
     X = as_tensor(X, "X")
     y = as_tensor(y, "y")
     if X.shape[0] != y.shape[0] or X.shape[0] == 0:
-        raise ValueError(f"need matching, non-empty X and y; got {X.shape[0]} and {y.shape[0]}")
+        raise ValueError(
+            f"need matching, non-empty X and y; got {X.shape[0]} and {y.shape[0]}"
+        )
     pred = predict_proba(model, X).argmax(dim=1)
     return float((pred != y.cpu()).double().mean())
 

@@ -27,7 +27,9 @@ class MLP(nn.Module):
     ``forward``: (n, n_in) -> logits (n, n_out)
     """
 
-    def __init__(self, n_in: int = 64, hidden: tuple[int, ...] = (128, 128), n_out: int = 10):
+    def __init__(
+        self, n_in: int = 64, hidden: tuple[int, ...] = (128, 128), n_out: int = 10
+    ):
         super().__init__()
         layers: list[nn.Module] = []
         width = n_in
@@ -61,8 +63,10 @@ class SmallCNN(nn.Module):
     def __init__(self, n_classes: int = 10):
         super().__init__()
         self.conv = nn.Sequential(
-            nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(),
-            nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(),
+            nn.Conv2d(1, 16, 3, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(16, 32, 3, padding=1),
+            nn.ReLU(),
         )
         self.head = nn.Linear(32, n_classes)
 

@@ -22,8 +22,9 @@ def show_digits(X: torch.Tensor, titles=None, ncols: int = 8, scale: float = 1.2
     X = torch.as_tensor(X).detach().cpu()
     n = X.shape[0]
     nrows = (n + ncols - 1) // ncols
-    fig, axes = plt.subplots(nrows, ncols, figsize=(scale * ncols, scale * nrows + 0.3),
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(scale * ncols, scale * nrows + 0.3), squeeze=False
+    )
     for i, ax in enumerate(axes.flat):
         ax.axis("off")
         if i < n:
@@ -41,8 +42,13 @@ def bar_compare(values: dict[str, float], ylabel: str, title: str = "", ax=None)
     names = list(values)
     bars = ax.bar(names, [values[k] for k in names], color="tab:blue")
     for b, k in zip(bars, names):
-        ax.annotate(f"{values[k]:.2f}", (b.get_x() + b.get_width() / 2, b.get_height()),
-                    ha="center", va="bottom", fontsize=9)
+        ax.annotate(
+            f"{values[k]:.2f}",
+            (b.get_x() + b.get_width() / 2, b.get_height()),
+            ha="center",
+            va="bottom",
+            fontsize=9,
+        )
     ax.set_ylabel(ylabel)
     ax.set_ylim(0, 1.1)
     if title:

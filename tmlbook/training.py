@@ -55,19 +55,23 @@ def fit(
         raise ValueError("X is empty: nothing to train on")
     check_labels(y, X.shape[0], n_classes=int(y.max()) + 1 if len(y) else 1)
     if epochs < 1 or batch_size < 1:
-        raise ValueError(f"epochs and batch_size must be >= 1, got {epochs}, {batch_size}")
+        raise ValueError(
+            f"epochs and batch_size must be >= 1, got {epochs}, {batch_size}"
+        )
     device = torch.device(device) if device is not None else get_device()
     model.to(device).train()
     X, y = X.to(device, torch.float32), y.to(device)
     opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
     gen = torch.Generator().manual_seed(seed)
     history: dict[str, list[float]] = {"loss": []}
-    bar = tqdm(range(epochs), desc="fit", disable=not progress_enabled(progress), leave=False)
+    bar = tqdm(
+        range(epochs), desc="fit", disable=not progress_enabled(progress), leave=False
+    )
     for _ in bar:
         order = torch.randperm(X.shape[0], generator=gen).to(device)
         total = 0.0
         for start in range(0, X.shape[0], batch_size):
-            idx = order[start:start + batch_size]
+            idx = order[start : start + batch_size]
             loss = F.cross_entropy(model(X[idx]), y[idx])
             opt.zero_grad()
             loss.backward()
@@ -80,7 +84,9 @@ def fit(
 
 
 @torch.no_grad()
-def predict_proba(model: nn.Module, X: torch.Tensor, batch_size: int = 1024) -> torch.Tensor:
+def predict_proba(
+    model: nn.Module, X: torch.Tensor, batch_size: int = 1024
+) -> torch.Tensor:
     """Softmax probabilities of ``model`` on ``X``.
 
     Parameters
@@ -96,7 +102,9 @@ def predict_proba(model: nn.Module, X: torch.Tensor, batch_size: int = 1024) -> 
     device = next(model.parameters()).device
     model.eval()
     out = [
-        torch.softmax(model(X[i:i + batch_size].to(device, torch.float32)), dim=1).cpu()
+        torch.softmax(
+            model(X[i : i + batch_size].to(device, torch.float32)), dim=1
+        ).cpu()
         for i in range(0, X.shape[0], batch_size)
     ]
     return torch.cat(out) if out else torch.empty(0)
@@ -136,5 +144,7 @@ def train_reference_mlp(seed: int = 0, progress: bool | None = None) -> nn.Modul
     set_seed(seed)
     model = MLP()
     splits = load_digits_splits()
-    fit(model, *splits.train_full, epochs=30, seed=seed, device="cpu", progress=progress)
+    fit(
+        model, *splits.train_full, epochs=30, seed=seed, device="cpu", progress=progress
+    )
     return model

@@ -1,0 +1,123 @@
+"""Grading cost: bare notebook execution vs full grading, and batch throughput.
+
+    .venv/bin/python bench/grading.py [--week w01] [--batch 40]
+
+Prints (never asserts):
+* per submission: the time to execute the solution notebook's code in a fresh
+  Python process (what a student's "Run all" costs, kernel start excluded), the
+  time to grade it (sandbox + tests), and their ratio;
+* a batch of N copies of the solution graded with 1 and 2 workers: wall time and
+  the peak resident memory of the whole process tree.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import nbformat
+import psutil
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("TML_QUIET", "1")
+
+from autograder.grade import grade  # noqa: E402
+from autograder.master import load_master, solution_notebook  # noqa: E402
+from autograder.runner import Limits  # noqa: E402
+
+
+def bare_seconds(nb) -> float:
+    code = "\n\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as fh:
+        fh.write("import os\nos.environ['MPLBACKEND'] = 'Agg'\n" + code)
+    started = time.perf_counter()
+    subprocess.run(
+        [sys.executable, fh.name],
+        check=True,
+        capture_output=True,
+        env=dict(os.environ, OMP_NUM_THREADS="1"),
+    )
+    return time.perf_counter() - started
+
+
+class PeakMemory:
+    """Samples the resident memory of this process and all its descendants."""
+
+    def __init__(self):
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        me = psutil.Process()
+        while not self._stop.is_set():
+            total = 0
+            for p in [me, *me.children(recursive=True)]:
+                try:
+                    total += p.memory_info().rss
+                except psutil.Error:
+                    pass
+            self.peak = max(self.peak, total)
+            time.sleep(0.1)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--week", default="w01")
+    parser.add_argument("--batch", type=int, default=40)
+    args = parser.parse_args()
+    master = load_master(args.week)
+    nb = solution_notebook(master)
+    tmp = Path(tempfile.mkdtemp(prefix="tml-bench-"))
+    nbformat.write(nb, tmp / "one.ipynb")
+    limits = Limits(timeout=600)
+
+    bare = min(bare_seconds(nb) for _ in range(2))
+    started = time.perf_counter()
+    grade(args.week, [tmp / "one.ipynb"], tmp / "g1", limits=limits, progress=False)
+    full = time.perf_counter() - started
+    print(
+        f"{args.week} bare execution {bare:.1f} s, full grading {full:.1f} s, "
+        f"ratio {full / bare:.2f}"
+    )
+
+    batch = tmp / "batch"
+    batch.mkdir()
+    for i in range(args.batch):
+        nbformat.write(nb, batch / f"student{i:03d}.ipynb")
+    for workers in (1, 2):
+        with PeakMemory() as mem:
+            started = time.perf_counter()
+            rows = grade(
+                args.week,
+                [batch],
+                tmp / f"b{workers}",
+                workers=workers,
+                limits=limits,
+                progress=False,
+            )
+            wall = time.perf_counter() - started
+        ok = sum(r["score"] == r["max_score"] for r in rows)
+        print(
+            f"batch of {args.batch}, {workers} worker(s): wall {wall:.0f} s "
+            f"({wall / args.batch:.1f} s per submission), peak memory "
+            f"{mem.peak / 2**30:.2f} GiB, full marks {ok}/{len(rows)}"
+        )
+
+
+if __name__ == "__main__":
+    main()
