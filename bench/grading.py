@@ -5,7 +5,9 @@
 Prints (never asserts):
 * per submission: the time to execute the solution notebook's code in a fresh
   Python process (what a student's "Run all" costs, kernel start excluded), the
-  time to grade it (sandbox + tests), and their ratio;
+  time to grade it (sandbox + tests), and their ratio; and the time to run the
+  notebook and all its tests in one unprotected process, which is the floor for
+  any grader, and how far isolation is above it;
 * a batch of N copies of the solution graded with 1 and 2 workers: wall time and
   the peak resident memory of the whole process tree.
 """
@@ -36,6 +38,31 @@ def bare_seconds(nb) -> float:
     code = "\n\n".join(c.source for c in nb.cells if c.cell_type == "code")
     with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as fh:
         fh.write("import os\nos.environ['MPLBACKEND'] = 'Agg'\n" + code)
+    started = time.perf_counter()
+    subprocess.run(
+        [sys.executable, fh.name],
+        check=True,
+        capture_output=True,
+        env=dict(os.environ, OMP_NUM_THREADS="1"),
+    )
+    return time.perf_counter() - started
+
+
+def in_process_seconds(master, nb) -> float:
+    """Notebook *and* its tests in one plain process, no isolation: the least any
+    grader must spend (roughly what ``otter run`` does, minus its own overhead)."""
+    from autograder.master import strip_solution_markers
+
+    tests = [t for q in master.questions for t in q.tests]
+    script = ["import os, inspect", "os.environ['MPLBACKEND'] = 'Agg'"]
+    script += [c.source for c in nb.cells if c.cell_type == "code"]
+    for t in tests:
+        script.append(strip_solution_markers(t.code))
+        script.append(
+            f"{t.name}(*[globals()[p] for p in inspect.signature({t.name}).parameters])"
+        )
+    with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as fh:
+        fh.write("\n\n".join(script))
     started = time.perf_counter()
     subprocess.run(
         [sys.executable, fh.name],

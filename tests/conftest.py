@@ -10,6 +10,8 @@ import nbformat
 import pytest
 import torch
 
+from autograder.master import solution_notebook
+
 REPO = Path(__file__).resolve().parent.parent
 os.environ.setdefault("TML_QUIET", "1")
 os.environ.setdefault("MPLBACKEND", "Agg")
@@ -51,7 +53,6 @@ def solution_with(
 
     ``replace`` maps a function name defined by an answer cell to new cell source.
     """
-    from autograder.master import solution_notebook
 
     nb = solution_notebook(master)
     for cell in nb.cells:
@@ -64,6 +65,29 @@ def solution_with(
         nb.cells.insert(1, nbformat.v4.new_code_cell(source))
     for source in append or []:
         nb.cells.append(nbformat.v4.new_code_cell(source))
+    return nb
+
+
+def student_with_answers(master, release_dir):
+    """The released student notebook with the solution pasted into its answer cells."""
+    nb = nbformat.read(release_dir / "student" / "w01.ipynb", as_version=4)
+    answers = [
+        c.source
+        for c in solution_notebook(master).cells
+        if c.cell_type == "code"
+        and any(
+            f"def {n}(" in c.source for q in master.questions for n in q.solution_names
+        )
+    ]
+    k = 0
+    for cell in nb.cells:
+        if (
+            "otter_answer_cell" in cell.metadata.get("tags", [])
+            and cell.cell_type == "code"
+        ):
+            cell.source = answers[k]
+            k += 1
+    assert k == len(answers)
     return nb
 
 

@@ -2,6 +2,7 @@
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -97,3 +98,48 @@ def test_book_and_downloads_leak_no_solution_or_hidden_test(built, week):
     published = built / "exercises" / f"{week}.ipynb"
     assert published.is_file()
     assert leaks(master, published.read_text()) == []
+
+
+FAILING = """---
+jupytext:
+  text_representation:
+    extension: .md
+    format_name: myst
+    format_version: 0.13
+kernelspec:
+  display_name: Python 3
+  language: python
+  name: python3
+---
+
+# A page with a failing cell
+
+```{code-cell} ipython3
+1 / 0
+```
+"""
+
+
+def test_a_failing_cell_fails_the_build(tmp_path):
+    """raise_on_error is on: a broken page cannot be published with its traceback."""
+    shutil.copy(REPO / "_config.yml", tmp_path / "_config.yml")
+    (tmp_path / "references.bib").write_text("")
+    (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: failing\n")
+    (tmp_path / "failing.md").write_text(FAILING)
+    env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}")
+    proc = subprocess.run(
+        [
+            str(BIN / "jupyter-book"),
+            "build",
+            str(tmp_path),
+            "--all",
+            "-W",
+            "-n",
+            "--keep-going",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert proc.returncode != 0
+    assert "ZeroDivisionError" in proc.stdout + proc.stderr

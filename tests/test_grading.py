@@ -1,14 +1,11 @@
 """Grading week 1: both engines, every submission form, shards, regrades, feedback."""
 
 import csv
-import json
-import shutil
 import subprocess
 import sys
 import zipfile
 from pathlib import Path
 
-import nbformat
 import pytest
 
 from autograder.grade import grade

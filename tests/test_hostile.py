@@ -13,9 +13,9 @@ import nbformat
 import pytest
 
 from autograder.grade import grade
-from autograder.master import load_mutants, mutant_notebook, solution_notebook
+from autograder.master import load_mutants, solution_notebook
 from autograder.runner import Limits
-from conftest import solution_with, write_nb
+from conftest import solution_with, student_with_answers, write_nb
 
 REPO = Path(__file__).resolve().parent.parent
 LIMITS = Limits(timeout=45, cell_timeout=8, call_timeout=30, memory_mb=3000)
@@ -145,10 +145,28 @@ def _submissions(master) -> dict[str, nbformat.NotebookNode]:
     return subs
 
 
+def _edited_checks(master, release_dir):
+    """The released student notebook, answered, with check cells deleted or edited."""
+    nb = student_with_answers(master, release_dir)
+    kept = []
+    for cell in nb.cells:
+        if 'grader.check("q1")' in cell.source:
+            continue  # deleted
+        if 'grader.check("q2")' in cell.source:
+            cell.source = (
+                "grader.check = lambda *a, **k: 'All tests passed!'\n" + cell.source
+            )
+        kept.append(cell)
+    nb.cells = kept
+    return nb
+
+
 @pytest.fixture(scope="module")
-def hostile_dir(tmp_path_factory, w01):
+def hostile_dir(tmp_path_factory, w01, w01_release):
     folder = tmp_path_factory.mktemp("hostile")
-    for name, nb in _submissions(w01).items():
+    subs = _submissions(w01)
+    subs["edited_checks"] = _edited_checks(w01, w01_release)
+    for name, nb in subs.items():
         write_nb(nb, folder / f"{name}.ipynb")
     return folder
 
@@ -234,6 +252,12 @@ def test_output_flood_is_bounded(results, w01):
     rows, details, out = results
     assert rows["print_flood"]["score"] == w01.max_score
     assert (out / "results" / "print_flood.json").stat().st_size < 200_000
+
+
+def test_deleted_or_edited_test_cells_change_nothing(results, w01):
+    rows, _, _ = results
+    assert rows["edited_checks"]["status"] == "graded"
+    assert rows["edited_checks"]["score"] == w01.max_score
 
 
 def test_cuda_only_code_fails_only_its_question(results, w01):

@@ -9,34 +9,11 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder.master import solution_notebook
-
-
-def _student_with_answers(master, release_dir):
-    """The released student notebook with the solution pasted into its answer cells."""
-    nb = nbformat.read(release_dir / "student" / "w01.ipynb", as_version=4)
-    answers = [
-        c.source
-        for c in solution_notebook(master).cells
-        if c.cell_type == "code"
-        and any(
-            f"def {n}(" in c.source for q in master.questions for n in q.solution_names
-        )
-    ]
-    k = 0
-    for cell in nb.cells:
-        if (
-            "otter_answer_cell" in cell.metadata.get("tags", [])
-            and cell.cell_type == "code"
-        ):
-            cell.source = answers[k]
-            k += 1
-    assert k == len(answers)
-    return nb
+from conftest import student_with_answers
 
 
 def test_otter_run_gives_the_solution_full_marks(tmp_path, w01, w01_release):
-    nb = _student_with_answers(w01, w01_release)
+    nb = student_with_answers(w01, w01_release)
     sub = tmp_path / "w01.ipynb"
     nbformat.write(nb, sub)
     bindir = Path(sys.executable).parent

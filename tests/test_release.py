@@ -1,7 +1,6 @@
 """Release: the artefacts exist, students get no solutions or hidden tests, and a
 master whose solution fails or whose mutants survive is refused."""
 
-import json
 import subprocess
 import sys
 import zipfile

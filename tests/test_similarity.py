@@ -2,7 +2,7 @@
 
 import csv
 
-from autograder.master import load_mutants, mutant_notebook, solution_notebook
+from autograder.master import solution_notebook
 from autograder.similarity import normalise, similarity
 from conftest import solution_with, write_nb
 
