@@ -1,4 +1,10 @@
-"""Grade a batch of submissions: parallel, isolated, and always one row each."""
+"""Grade a batch of submissions: parallel, isolated, and always one row each.
+
+The parent reads the week's master once and hands each worker a :class:`Plan`
+(plain data).  Every submission gets a fresh grading process, which starts the
+student's sandbox first and loads torch while the notebook boots, so one
+student's tests can never see state left behind by another's.
+"""
 
 from __future__ import annotations
 
@@ -16,8 +22,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from autograder import feedback
-from autograder.master import load_master
-from autograder.runner import ENGINES, Limits, grade_cells_of_notebook
+from autograder.runner import ENGINES, Limits, Plan, run_plan
 from autograder.submissions import Rejected, Submission, discover, read_cells
 
 BASE_COLUMNS = ["student", "week", "engine", "status", "score", "max_score", "reason"]
@@ -27,63 +32,45 @@ def columns(question_names: list[str]) -> list[str]:
     return BASE_COLUMNS + list(question_names)
 
 
-def _empty_row(
-    sub: Submission,
-    week: str,
-    engine: str,
-    questions: list[str],
-    max_score: float,
-    status: str,
-    reason: str,
-) -> dict:
+def _failed(
+    sub: Submission, plan: Plan, status: str, reason: str, **extra
+) -> tuple[dict, dict]:
+    """The row and details of a submission that could not be graded normally."""
     row = {
         "student": sub.student,
-        "week": week,
-        "engine": engine,
+        "week": plan.week,
+        "engine": plan.engine,
         "status": status,
         "score": 0.0,
-        "max_score": max_score,
+        "max_score": plan.max_score,
         "reason": reason[:500],
     }
-    row.update({q: 0.0 for q in questions})
-    return row
+    row.update({q: 0.0 for q, _ in plan.questions})
+    details = {"status": status, "reasons": [reason], "units": [], "cells": [], **extra}
+    return row, details
 
 
-def grade_one(
-    sub: Submission, week: str, engine: str, limits: Limits
-) -> tuple[dict, dict]:
+def grade_one(sub: Submission, plan: Plan, limits: Limits) -> tuple[dict, dict]:
     """Grade one submission.  Never raises: problems become the row's status."""
-    master = load_master(week)
-    qnames = [q.name for q in master.questions]
     try:
-        cells, notes = read_cells(sub, week)
+        cells, notes = read_cells(sub, plan.week)
     except Rejected as exc:
-        row = _empty_row(
-            sub, week, engine, qnames, master.max_score, "rejected", str(exc)
-        )
-        return row, {
-            "status": "rejected",
-            "reasons": [str(exc)],
-            "units": [],
-            "cells": [],
-        }
+        return _failed(sub, plan, "rejected", str(exc))
     try:
-        outcome = grade_cells_of_notebook(cells, master, engine, limits)
+        outcome = run_plan(cells, plan, limits)
     except Exception as exc:  # noqa: BLE001 - a grader bug must not lose the row
-        reason = f"grader error: {type(exc).__name__}: {exc}"
-        row = _empty_row(sub, week, engine, qnames, master.max_score, "error", reason)
-        return row, {
-            "status": "error",
-            "reasons": [reason],
-            "units": [],
-            "cells": [],
-            "traceback": traceback.format_exc(),
-        }
+        return _failed(
+            sub,
+            plan,
+            "error",
+            f"grader error: {type(exc).__name__}: {exc}",
+            traceback=traceback.format_exc(),
+        )
     reasons = notes + outcome.reasons
     row = {
         "student": sub.student,
-        "week": week,
-        "engine": engine,
+        "week": plan.week,
+        "engine": plan.engine,
         "status": outcome.status,
         "score": round(outcome.score, 4),
         "max_score": outcome.max_score,
@@ -93,10 +80,6 @@ def grade_one(
     details = asdict(outcome)
     details["reasons"] = reasons
     return row, details
-
-
-def _task(sub: Submission, week: str, engine: str, limits: Limits):
-    return grade_one(sub, week, engine, limits)
 
 
 def shard_of(items: list, shard: str | None) -> list:
@@ -112,60 +95,42 @@ def shard_of(items: list, shard: str | None) -> list:
     return items[i - 1 :: n]
 
 
-def _run_pool(subs, week, engine, limits, workers, bar) -> dict[str, tuple[dict, dict]]:
+def _run_pool(subs, plan, limits, workers, bar) -> dict[str, tuple[dict, dict]]:
+    """Grade ``subs`` in fresh processes.  A grading process that dies takes no other
+    student's row with it: the survivors are retried one at a time."""
     results: dict[str, tuple[dict, dict]] = {}
-    pending = list(subs)
+    crashed = []
     ctx = multiprocessing.get_context("spawn")
-    while pending:
-        crashed = []
-        with ProcessPoolExecutor(
-            max_workers=workers, mp_context=ctx, max_tasks_per_child=1
-        ) as pool:
-            futures = {pool.submit(_task, s, week, engine, limits): s for s in pending}
-            for future in as_completed(futures):
-                sub = futures[future]
-                try:
-                    results[sub.student] = future.result()
-                    bar.update(1)
-                except BrokenProcessPool:
-                    crashed.append(sub)
-                except Exception as exc:  # noqa: BLE001
-                    results[sub.student] = _crash_result(sub, week, engine, exc)
-                    bar.update(1)
-        if crashed and len(crashed) == len(pending) and workers == 1:
-            # Alone in its pool and still crashing: this submission kills its grader.
-            for sub in crashed:
-                results[sub.student] = _crash_result(
-                    sub, week, engine, "grader crashed"
+    with ProcessPoolExecutor(
+        max_workers=workers, mp_context=ctx, max_tasks_per_child=1
+    ) as pool:
+        futures = {pool.submit(grade_one, s, plan, limits): s for s in subs}
+        for future in as_completed(futures):
+            sub = futures[future]
+            try:
+                results[sub.student] = future.result()
+                bar.update(1)
+            except BrokenProcessPool:
+                crashed.append(sub)
+            except Exception as exc:  # noqa: BLE001
+                results[sub.student] = _failed(
+                    sub, plan, "error", f"grader error: {exc}"
                 )
                 bar.update(1)
-            crashed = []
-        pending, workers = crashed, 1  # retry the survivors one at a time
-        if len(pending) > 1:
-            for sub in pending:
-                results.update(_run_pool([sub], week, engine, limits, 1, bar))
-            pending = []
+    for sub in crashed:
+        if len(subs) == 1:  # alone in its pool and it still crashed
+            results[sub.student] = _failed(
+                sub, plan, "error", "grader error: the grading process crashed"
+            )
+            bar.update(1)
+        else:
+            results.update(_run_pool([sub], plan, limits, 1, bar))
     return results
-
-
-def _crash_result(sub, week, engine, exc) -> tuple[dict, dict]:
-    master = load_master(week)
-    reason = f"grader error: {exc}"
-    row = _empty_row(
-        sub,
-        week,
-        engine,
-        [q.name for q in master.questions],
-        master.max_score,
-        "error",
-        reason,
-    )
-    return row, {"status": "error", "reasons": [reason], "units": [], "cells": []}
 
 
 def grade(
     week: str,
-    paths: list[str],
+    paths: list,
     out: str | Path,
     *,
     engine: str = "otter",
@@ -178,9 +143,12 @@ def grade(
 
     Returns the rows of ``grades.csv`` (sorted by student).
     """
+    from autograder.master import load_master
+    from autograder.runner import plan_for
+
     if engine not in ENGINES:
         raise ValueError(f"unknown engine {engine!r}: use one of {', '.join(ENGINES)}")
-    master = load_master(week)  # fails early and clearly for a wrong week
+    plan = plan_for(load_master(week), engine)  # fails early for a wrong week
     limits = limits or Limits()
     subs = shard_of(discover(paths, week), shard)
     out = Path(out)
@@ -188,20 +156,15 @@ def grade(
         (out / sub).mkdir(parents=True, exist_ok=True)
         for stale in (out / sub).glob(pattern):  # a regrade replaces the last one
             stale.unlink()
-    quiet = (
-        os.environ.get("TML_QUIET", "") not in ("", "0")
-        if progress is None
-        else not progress
-    )
-    bar = tqdm(total=len(subs), desc=f"grading {week}", disable=quiet)
+    if progress is None:
+        progress = os.environ.get("TML_QUIET", "") in ("", "0")
+    bar = tqdm(total=len(subs), desc=f"grading {week}", disable=not progress)
     started = time.monotonic()
     if workers <= 1 and len(subs) == 1:
-        results = {subs[0].student: grade_one(subs[0], week, engine, limits)}
+        results = {subs[0].student: grade_one(subs[0], plan, limits)}
         bar.update(1)
     else:
-        results = (
-            _run_pool(subs, week, engine, limits, max(1, workers), bar) if subs else {}
-        )
+        results = _run_pool(subs, plan, limits, max(1, workers), bar) if subs else {}
     bar.close()
     rows = []
     for sub in subs:
@@ -214,7 +177,7 @@ def grade(
         (out / "feedback" / f"{sub.student}.html").write_text(
             feedback.render(sub.student, week, engine, row, details)
         )
-    write_csv(out / "grades.csv", rows, [q.name for q in master.questions])
+    write_csv(out / "grades.csv", rows, [q for q, _ in plan.questions])
     (out / "run.json").write_text(
         json.dumps(
             {
@@ -224,7 +187,7 @@ def grade(
                 "shard": shard,
                 "submissions": len(subs),
                 "seconds": round(time.monotonic() - started, 2),
-                "limits": {k: v for k, v in vars(limits).items()},
+                "limits": dict(vars(limits)),
             },
             indent=1,
         )

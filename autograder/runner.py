@@ -24,9 +24,12 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+from typing import TYPE_CHECKING
+
 from autograder import wire
-from autograder.master import Master
-from autograder.nbgrader_source import grade_cells
+
+if TYPE_CHECKING:  # the heavy notebook libraries stay out of the grading processes
+    from autograder.master import Master
 
 ENGINES = ("otter", "nbgrader")
 
@@ -258,7 +261,9 @@ class Sandbox:
     # -- messages ---------------------------------------------------------------------
     def _receive(self, deadline: float):
         try:
-            return wire.load_plain(wire.recv_bytes(self._from_child, deadline))
+            from autograder import codec
+
+            return codec.load_plain(wire.recv_bytes(self._from_child, deadline))
         except wire.WireTimeout:
             raise
         except wire.WireError:
@@ -305,7 +310,9 @@ class Sandbox:
         if not isinstance(reply, dict):
             raise SandboxGone("the notebook's process sent a malformed reply")
         if reply.get("ok"):
-            return wire.decode(reply.get("value"), self._make_ref, _import_trusted)
+            from autograder import codec
+
+            return codec.decode(reply.get("value"), self._make_ref, _import_trusted)
         kind = reply.get("kind")
         if kind == "missing":
             raise NotDefined(str(reply.get("error")))
@@ -337,6 +344,7 @@ class Unit:
 
 
 def units_for(master: Master, engine: str) -> list[Unit]:
+    """The test units of ``master`` under ``engine`` (otter cases or nbgrader cells)."""
     if engine == "otter":
         return [
             Unit(
@@ -352,6 +360,8 @@ def units_for(master: Master, engine: str) -> list[Unit]:
             for t in q.tests
         ]
     if engine == "nbgrader":
+        from autograder.nbgrader_source import grade_cells
+
         return [
             Unit(
                 c.question,
@@ -442,20 +452,64 @@ def run_unit(unit: Unit, sandbox: Sandbox | None) -> UnitResult:
     return result
 
 
+@dataclass
+class Plan:
+    """What a grading process needs to know about a week: plain data only, so that
+    it travels to worker processes without the notebook libraries."""
+
+    week: str
+    engine: str
+    max_score: float
+    questions: list[tuple[str, float]]
+    units: list[Unit]
+
+
+def plan_for(master: Master, engine: str) -> Plan:
+    if engine not in ENGINES:
+        raise ValueError(f"unknown engine {engine!r}: use one of {', '.join(ENGINES)}")
+    return Plan(
+        master.week,
+        engine,
+        master.max_score,
+        [(q.name, q.points) for q in master.questions],
+        units_for(master, engine),
+    )
+
+
 def grade_cells_of_notebook(
     cells: list[tuple[int, str]], master: Master, engine: str, limits: Limits
 ) -> Outcome:
     """Run ``cells`` (index, source) in a sandbox and grade them against ``master``."""
+    return run_plan(cells, plan_for(master, engine), limits)
+
+
+def _warm_up(threads: int) -> None:
+    """Load what the tests will use (torch, tmlbook, the digits) and run one tiny
+    training step, so that the first test does not pay for it."""
     import torch
 
-    torch.set_num_threads(max(1, limits.threads))
-    units = units_for(master, engine)
+    torch.set_num_threads(max(1, threads))
+    from tmlbook.data import load_digits_splits
+    from tmlbook.models import MLP
+
+    splits = load_digits_splits()
+    model = MLP()
+    opt = torch.optim.Adam(model.parameters())
+    loss = torch.nn.functional.cross_entropy(model(splits.val.X[:8]), splits.val.y[:8])
+    loss.backward()
+    opt.step()
+
+
+def run_plan(cells: list[tuple[int, str]], plan: Plan, limits: Limits) -> Outcome:
+    """Run ``cells`` in a sandbox, then the plan's tests here, against it."""
     started = time.monotonic()
     outcome = Outcome(
-        "graded", 0.0, master.max_score, {q.name: 0.0 for q in master.questions}
+        "graded", 0.0, plan.max_score, {q: 0.0 for q, _ in plan.questions}
     )
     sandbox = Sandbox(cells, limits)
     try:
+        _warm_up(limits.threads)  # overlaps the notebook's start in its own process
+        units = plan.units
         try:
             executed = sandbox.wait_executed()
             outcome.cells = list(executed["cells"])

@@ -299,7 +299,7 @@ def _display(*objs, **kwargs):
 
 def main(argv: list[str]) -> int:
     rfd, wfd = int(argv[0]), int(argv[1])
-    from autograder import wire
+    from autograder import codec, wire
 
     config = pickle.loads(wire.recv_bytes(rfd))
     workdir = config["workdir"]
@@ -321,7 +321,12 @@ def main(argv: list[str]) -> int:
             *extra_roots,
         }
     )
-    for mod in ("autograder.sandbox", "autograder.wire", "autograder"):
+    for mod in (
+        "autograder.sandbox",
+        "autograder.wire",
+        "autograder.codec",
+        "autograder",
+    ):
         sys.modules.pop(mod, None)
     namespace = {"__name__": "__main__", "__builtins__": builtins, "display": _display}
     objects: dict[int, object] = {}
@@ -332,7 +337,7 @@ def main(argv: list[str]) -> int:
         return rid
 
     def send(obj) -> None:
-        wire.send_bytes(wfd, wire.dump_plain(obj))
+        wire.send_bytes(wfd, codec.dump_plain(obj))
 
     stream = BoundedText()
     pristine_builtins = dict(vars(builtins))
@@ -413,17 +418,17 @@ def main(argv: list[str]) -> int:
                 else:
                     reply = {
                         "ok": True,
-                        "value": wire.encode(namespace[name], register),
+                        "value": codec.encode(namespace[name], register),
                     }
             elif op == "call":
                 target = objects[request["ref"]]
                 if request.get("attr"):
                     target = getattr(target, request["attr"])
                 result = target(*request["args"], **request["kwargs"])
-                reply = {"ok": True, "value": wire.encode(result, register)}
+                reply = {"ok": True, "value": codec.encode(result, register)}
             elif op == "getattr":
                 value = getattr(objects[request["ref"]], request["attr"])
-                reply = {"ok": True, "value": wire.encode(value, register)}
+                reply = {"ok": True, "value": codec.encode(value, register)}
             else:
                 reply = {
                     "ok": False,
