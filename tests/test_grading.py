@@ -31,15 +31,18 @@ def batch(tmp_path_factory, w01):
 _GRADED = {}
 
 
+def _graded_batch(engine, batch, tmp_path_factory):
+    """The batch graded once per engine, shared by the tests below."""
+    if engine not in _GRADED:
+        out = tmp_path_factory.mktemp(f"grades-{engine}")
+        rows = grade("w01", [batch], out, engine=engine, workers=2, limits=LIMITS)
+        _GRADED[engine] = (engine, out, {r["student"]: r for r in rows})
+    return _GRADED[engine]
+
+
 @pytest.fixture(scope="module", params=["otter", "nbgrader"])
 def graded(request, batch, tmp_path_factory):
-    if request.param not in _GRADED:
-        out = tmp_path_factory.mktemp(f"grades-{request.param}")
-        rows = grade(
-            "w01", [batch], out, engine=request.param, workers=2, limits=LIMITS
-        )
-        _GRADED[request.param] = (request.param, out, {r["student"]: r for r in rows})
-    return _GRADED[request.param]
+    return _graded_batch(request.param, batch, tmp_path_factory)
 
 
 def test_solution_full_marks_and_every_mutant_loses_on_its_own_question(graded, w01):
@@ -95,11 +98,10 @@ def test_feedback_never_shows_hidden_tests(graded, w01):
         assert "Traceback" not in text
 
 
-def test_engines_agree_per_question(graded, w01):
+def test_engines_agree_per_question(batch, tmp_path_factory, w01):
     # nbgrader's one-grade-cell-per-test conversion reproduces otter's scores
-    if len(_GRADED) < 2:
-        pytest.skip("runs once both engines have graded the batch")
-    otter, nbg = _GRADED["otter"][2], _GRADED["nbgrader"][2]
+    otter = _graded_batch("otter", batch, tmp_path_factory)[2]
+    nbg = _graded_batch("nbgrader", batch, tmp_path_factory)[2]
     assert otter.keys() == nbg.keys()
     for student in otter:
         for q in w01.questions:
