@@ -28,6 +28,7 @@ import jupytext
 import nbformat
 
 from autograder.master import (
+    _raw_config,
     Master,
     load_master,
     load_mutants,
@@ -109,10 +110,10 @@ def leaks(master: Master, text: str) -> list[str]:
     # calls) are public and cannot leak.
     public = "\n".join(strip_solution_blocks(c.source) for c in master.notebook.cells)
     for cell in master.notebook.cells:
-        if cell.cell_type == "raw":
-            marker = cell.source.strip().splitlines()[0].lstrip("#").strip().upper()
+        raw = _raw_config(cell)
+        if raw:
             in_solution = {"BEGIN SOLUTION": True, "END SOLUTION": False}.get(
-                marker, in_solution
+                raw[0], in_solution
             )
             continue
         if cell.cell_type != "code" or not in_solution:

@@ -25,7 +25,7 @@ from html import escape
 from itertools import combinations
 from pathlib import Path
 
-from autograder.master import Master, load_master
+from autograder.master import Master, _raw_config, load_master
 from autograder.release import strip_solution_blocks
 from autograder.submissions import Rejected, discover, read_cells
 
@@ -69,9 +69,9 @@ def _template(master: Master) -> set[str]:
     cells = set()
     in_tests = False
     for cell in master.notebook.cells:
-        if cell.cell_type == "raw":
-            marker = cell.source.strip().splitlines()[0].lstrip("#").strip().upper()
-            in_tests = {"BEGIN TESTS": True, "END TESTS": False}.get(marker, in_tests)
+        raw = _raw_config(cell)
+        if raw:
+            in_tests = {"BEGIN TESTS": True, "END TESTS": False}.get(raw[0], in_tests)
             continue
         if cell.cell_type == "code" and not in_tests:
             cells.add(" ".join(normalise(strip_solution_blocks(cell.source))))

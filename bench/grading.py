@@ -29,10 +29,10 @@ os.environ.setdefault("TML_QUIET", "1")
 # script, and they should start as light as they do under `python -m autograder`.
 
 
-def bare_seconds(nb) -> float:
-    code = "\n\n".join(c.source for c in nb.cells if c.cell_type == "code")
+def _script_seconds(source: str) -> float:
+    """Wall time of running ``source`` as a script in a fresh Python process."""
     with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as fh:
-        fh.write("import os\nos.environ['MPLBACKEND'] = 'Agg'\n" + code)
+        fh.write(source)
     started = time.perf_counter()
     subprocess.run(
         [sys.executable, fh.name],
@@ -41,6 +41,11 @@ def bare_seconds(nb) -> float:
         env=dict(os.environ, OMP_NUM_THREADS="1"),
     )
     return time.perf_counter() - started
+
+
+def bare_seconds(nb) -> float:
+    code = "\n\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    return _script_seconds("import os\nos.environ['MPLBACKEND'] = 'Agg'\n" + code)
 
 
 def in_process_seconds(master, nb) -> float:
@@ -56,16 +61,7 @@ def in_process_seconds(master, nb) -> float:
         script.append(
             f"{t.name}(*[globals()[p] for p in inspect.signature({t.name}).parameters])"
         )
-    with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as fh:
-        fh.write("\n\n".join(script))
-    started = time.perf_counter()
-    subprocess.run(
-        [sys.executable, fh.name],
-        check=True,
-        capture_output=True,
-        env=dict(os.environ, OMP_NUM_THREADS="1"),
-    )
-    return time.perf_counter() - started
+    return _script_seconds("\n\n".join(script))
 
 
 class PeakMemory:  # noqa: D101

@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from tmlbook.checks import as_tensor, check_finite, check_labels, check_ndim
-from tmlbook.training import predict_proba
+from tmlbook.training import evaluate
 
 
 def log_softmax(logits: torch.Tensor) -> torch.Tensor:
@@ -67,14 +67,7 @@ def zero_one_risk(model: nn.Module, X: torch.Tensor, y: torch.Tensor) -> float:
     -------
     float in [0, 1]
     """
-    X = as_tensor(X, "X")
-    y = as_tensor(y, "y")
-    if X.shape[0] != y.shape[0] or X.shape[0] == 0:
-        raise ValueError(
-            f"need matching, non-empty X and y; got {X.shape[0]} and {y.shape[0]}"
-        )
-    pred = predict_proba(model, X).argmax(dim=1)
-    return float((pred != y.cpu()).double().mean())
+    return 1.0 - evaluate(model, X, y)
 
 
 def generalisation_gap(model: nn.Module, train, test) -> float:
