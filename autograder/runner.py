@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import ast
 import builtins
-import importlib
 import io
 import os
 import pickle
@@ -107,6 +106,19 @@ class StudentObject:
             {"op": "call", "ref": self._rid, "args": args, "kwargs": kwargs}
         )
 
+    def _probe(self, kind: str, args=(), kwargs=None, wrt=0):
+        """Run a probe of :mod:`autograder.probes` on this object, in the sandbox."""
+        return self._session.request(
+            {
+                "op": "probe",
+                "kind": kind,
+                "ref": self._rid,
+                "args": tuple(args),
+                "kwargs": dict(kwargs or {}),
+                "wrt": wrt,
+            }
+        )
+
     def __getattr__(self, name: str):
         if name.startswith("__"):
             raise AttributeError(name)
@@ -127,12 +139,23 @@ class StudentObject:
         return f"<student's {self._desc}>"
 
 
-def _import_trusted(name: str):
-    """A module the notebook imported, imported again here (never the student's)."""
+class AnswerTooLarge(Exception):
+    """The student's answer was over the wire's bounds (see :mod:`autograder.codec`)."""
+
+
+def _apply_after(req: dict, after: dict) -> None:
+    """Give the test's own arguments the state the call left the copies in."""
+    from autograder import codec
+
     try:
-        return importlib.import_module(name)
-    except Exception:  # noqa: BLE001
-        return None
+        for arg, state in zip(req.get("args", ()), after.get("args") or ()):
+            codec.apply_state(arg, state)
+        kwargs = req.get("kwargs", {})
+        for key, state in (after.get("kwargs") or {}).items():
+            if key in kwargs:
+                codec.apply_state(kwargs[key], state)
+    except (ValueError, TypeError, RuntimeError) as exc:
+        raise StudentRaised("ArgumentState", f"after the call: {exc}") from None
 
 
 class Sandbox:
@@ -312,12 +335,18 @@ class Sandbox:
         if reply.get("ok"):
             from autograder import codec
 
-            return codec.decode(reply.get("value"), self._make_ref, _import_trusted)
+            value = codec.decode(reply.get("value"), self._make_ref)
+            after = reply.get("after")
+            if isinstance(after, dict):
+                _apply_after(req, after)
+            return value
         kind = reply.get("kind")
         if kind == "missing":
             raise NotDefined(str(reply.get("error")))
         if kind == "timeout":
             raise StudentTimeout(str(reply.get("error")))
+        if kind == "too_large":
+            raise AnswerTooLarge(str(reply.get("error")))
         raise StudentRaised(
             str(reply.get("type", "Exception")), str(reply.get("error"))
         )
@@ -428,6 +457,9 @@ def run_unit(unit: Unit, sandbox: Sandbox | None) -> UnitResult:
     except SandboxGone as exc:
         result.message = f"not run: {exc}"
         result.detail = result.message
+    except AnswerTooLarge as exc:
+        result.message = f"{generic} ({exc})" if unit.hidden else str(exc)
+        result.detail = str(exc)
     except StudentRaised as exc:
         # The student's own exception; for a hidden test only its type, since its
         # message could echo the hidden inputs.
@@ -442,7 +474,10 @@ def run_unit(unit: Unit, sandbox: Sandbox | None) -> UnitResult:
             generic if unit.hidden else f"{generic} {str(exc)[:500]}".strip()
         )
         result.detail = f"AssertionError: {str(exc)[:2000]}"
-    except Exception as exc:  # noqa: BLE001 - a wrong type of answer, for example
+    except KeyboardInterrupt:
+        raise  # the tutor's Ctrl-C
+    except BaseException as exc:  # noqa: BLE001 - a wrong type of answer, or even
+        # SystemExit: nothing an answer does may end or re-enter the grader.
         result.message = (
             f"{generic} ({type(exc).__name__})"
             if unit.hidden

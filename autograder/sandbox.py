@@ -299,7 +299,11 @@ def _display(*objs, **kwargs):
 
 def main(argv: list[str]) -> int:
     rfd, wfd = int(argv[0]), int(argv[1])
-    from autograder import codec, wire
+    import linecache
+
+    from autograder import codec, probes, wire
+
+    local_source, local_grad = probes.local_source, probes.local_grad
 
     config = pickle.loads(wire.recv_bytes(rfd))
     workdir = config["workdir"]
@@ -325,6 +329,7 @@ def main(argv: list[str]) -> int:
         "autograder.sandbox",
         "autograder.wire",
         "autograder.codec",
+        "autograder.probes",
         "autograder",
     ):
         sys.modules.pop(mod, None)
@@ -357,11 +362,22 @@ def main(argv: list[str]) -> int:
 
     # ---- execute the notebook
     cells = []
+    sources: dict[str, str] = {}
     for index, source in config["cells"]:
         record = {"index": index, "status": "ok", "error": "", "seconds": 0.0}
         started = time.monotonic()
+        filename, cleaned = f"<cell {index}>", clean_source(source)
+        # The probes read sources from this copy, which student code cannot edit;
+        # linecache gets one too, for tracebacks and inspect.
+        sources[filename] = cleaned
+        linecache.cache[filename] = (
+            len(cleaned),
+            None,
+            cleaned.splitlines(True),
+            filename,
+        )
         try:
-            code = compile(clean_source(source), f"<cell {index}>", "exec")
+            code = compile(cleaned, filename, "exec")
         except SyntaxError as exc:
             record.update(
                 status="error", error=f"SyntaxError: {exc.msg} (line {exc.lineno})"
@@ -420,12 +436,34 @@ def main(argv: list[str]) -> int:
                         "ok": True,
                         "value": codec.encode(namespace[name], register),
                     }
-            elif op == "call":
+            elif op in ("call", "probe"):
                 target = objects[request["ref"]]
-                if request.get("attr"):
-                    target = getattr(target, request["attr"])
-                result = target(*request["args"], **request["kwargs"])
-                reply = {"ok": True, "value": codec.encode(result, register)}
+                args, kwargs = request["args"], request["kwargs"]
+                if op == "probe" and request["kind"] == "source":
+                    result = local_source(target, sources)
+                elif op == "probe":
+                    result = local_grad(target, args, kwargs, request["wrt"])
+                else:
+                    if request.get("attr"):
+                        target = getattr(target, request["attr"])
+                    result = target(*args, **kwargs)
+                budget = codec.Budget()
+                value = codec.encode(result, register, budget)
+                # The arguments came as copies: send back the state the call left
+                # them in, so that the grader sees in-place edits as otter would.
+                own = {id(o) for o in objects.values()}
+                after = {
+                    "args": [
+                        None if id(a) in own else codec.snapshot(a, budget)
+                        for a in args
+                    ],
+                    "kwargs": {
+                        k: codec.snapshot(v, budget)
+                        for k, v in kwargs.items()
+                        if id(v) not in own
+                    },
+                }
+                reply = {"ok": True, "value": value, "after": after}
             elif op == "getattr":
                 value = getattr(objects[request["ref"]], request["attr"])
                 reply = {"ok": True, "value": codec.encode(value, register)}
@@ -441,6 +479,8 @@ def main(argv: list[str]) -> int:
                 "kind": "timeout",
                 "error": f"the call took longer than {config['call_timeout']} s",
             }
+        except codec.TooLarge as exc:
+            reply = {"ok": False, "kind": "too_large", "error": str(exc)[:300]}
         except BaseException as exc:  # noqa: BLE001
             reply = {
                 "ok": False,
