@@ -28,13 +28,13 @@ import jupytext
 import nbformat
 
 from autograder.master import (
-    _raw_config,
     Master,
     load_master,
     load_mutants,
     mutant_notebook,
     solution_notebook,
     strip_solution_markers,
+    walk,
 )
 from autograder.nbgrader_source import nbgrader_source
 from autograder.runner import Limits, grade_cells_of_notebook
@@ -48,10 +48,21 @@ def _code_cells(nb) -> list[tuple[int, str]]:
     return [(i, c.source) for i, c in enumerate(nb.cells) if c.cell_type == "code"]
 
 
-def verify(master: Master, engine: str = "otter", limits: Limits | None = None) -> dict:
-    """Grade the solution and every mutant; raise :class:`ReleaseError` on a failure."""
+def verify(
+    master: Master,
+    engine: str = "otter",
+    limits: Limits | None = None,
+    full: bool = False,
+) -> dict:
+    """Grade the solution and every mutant; raise :class:`ReleaseError` on a failure.
+
+    The solution must score full marks.  Each mutant is graded on the setup cells
+    and its own question (``full``: on the whole notebook, every question's tests)
+    and must pass every public test of its question yet lose points there, through
+    its hidden tests; with ``full`` it must also keep every other question's points.
+    """
     limits = limits or Limits(timeout=600)
-    report = {"engine": engine, "solution": None, "mutants": {}}
+    report = {"engine": engine, "solution": None, "mutants": {}, "full": full}
     sol = grade_cells_of_notebook(
         _code_cells(solution_notebook(master)), master, engine, limits
     )
@@ -60,6 +71,7 @@ def verify(master: Master, engine: str = "otter", limits: Limits | None = None) 
         "max_score": sol.max_score,
         "status": sol.status,
         "seconds": sol.seconds,
+        "questions": sol.questions,
     }
     problems = []
     if sol.status != "graded" or abs(sol.score - sol.max_score) > 1e-9:
@@ -79,22 +91,17 @@ def verify(master: Master, engine: str = "otter", limits: Limits | None = None) 
         if q.name not in covered:
             problems.append(f"question {q.name} has no mutant")
     for mutant in mutants:
-        out = grade_cells_of_notebook(
-            _code_cells(mutant_notebook(master, mutant)), master, engine, limits
-        )
-        own = out.questions[mutant.question]
-        full = master.question(mutant.question).points
+        nb = mutant_notebook(master, mutant, alone=not full)
+        only = None if full else [mutant.question]
+        out = grade_cells_of_notebook(_code_cells(nb), master, engine, limits, only)
         report["mutants"][mutant.name] = {
             "question": mutant.question,
-            "score": out.score,
-            "question_score": own,
+            "questions": out.questions,
+            "question_score": out.questions[mutant.question],
             "seconds": out.seconds,
+            "units": {u.name: u.passed for u in out.units},
         }
-        if own >= full - 1e-9:
-            problems.append(
-                f"mutant {mutant.name} keeps all {full:g} points of "
-                f"{mutant.question}: the hidden tests do not catch it"
-            )
+        problems += mutant_problems(master, mutant, out)
     if problems:
         raise ReleaseError(
             f"{master.week} is not fit to release:\n  - " + "\n  - ".join(problems)
@@ -102,21 +109,46 @@ def verify(master: Master, engine: str = "otter", limits: Limits | None = None) 
     return report
 
 
+def mutant_problems(master: Master, mutant, out) -> list[str]:
+    """Why a graded mutant does not prove its question's hidden tests (or [])."""
+    problems = []
+    question = master.question(mutant.question)
+    if out.status != "graded":
+        problems.append(
+            f"mutant {mutant.name} did not run ({out.status}: {'; '.join(out.reasons)})"
+        )
+    for unit in out.units:
+        if unit.question == mutant.question and not unit.hidden and not unit.passed:
+            problems.append(
+                f"mutant {mutant.name} fails the public test {unit.name} "
+                f"({unit.message[:120]}): a badly written mutant, since a student "
+                "would see that failure; make the mistake pass the public tests"
+            )
+    own = out.questions[mutant.question]
+    if own >= question.points - 1e-9:
+        problems.append(
+            f"mutant {mutant.name} keeps all {question.points:g} points of "
+            f"{mutant.question}: the hidden tests do not catch it"
+        )
+    for q in master.questions:
+        if q.name != mutant.question and q.name in out.questions:
+            if out.questions[q.name] < q.points - 1e-9:
+                problems.append(
+                    f"mutant {mutant.name} of {mutant.question} loses points on "
+                    f"{q.name} too: questions must not depend on each other"
+                )
+    return problems
+
+
 def leaks(master: Master, text: str) -> list[str]:
     """Solution lines or hidden-test code that appear in ``text`` (a student file)."""
     found = []
-    in_solution = False
     # Lines that the master shows outside solution blocks (the prompts quote some
     # calls) are public and cannot leak.
     public = "\n".join(strip_solution_blocks(c.source) for c in master.notebook.cells)
-    for cell in master.notebook.cells:
-        raw = _raw_config(cell)
-        if raw:
-            in_solution = {"BEGIN SOLUTION": True, "END SOLUTION": False}.get(
-                raw[0], in_solution
-            )
-            continue
-        if cell.cell_type != "code" or not in_solution:
+    for b in walk(master.notebook):
+        cell = b.cell
+        if b.marker is not None or cell.cell_type != "code" or not b.in_solution:
             continue
         body, inside = [], False
         for line in cell.source.splitlines():
