@@ -16,12 +16,14 @@ student files would contain solution code or hidden-test code is refused too.
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import jupytext
@@ -222,11 +224,32 @@ def student_notebook(master: Master, workdir: Path) -> tuple[Path, Path]:
 
 
 def release(
-    week: str, out: str | Path, *, check: bool = True, limits: Limits | None = None
+    week: str,
+    out: str | Path,
+    *,
+    check: bool = True,
+    limits: Limits | None = None,
+    full: bool = False,
+    check_otter: bool = False,
 ) -> Path:
-    """Write the release of ``week`` under ``out/<week>``; return that folder."""
+    """Write the release of ``week`` under ``out/<week>``; return that folder.
+
+    ``check``: verify the solution and the mutants first (:func:`verify`; ``full``
+    grades each mutant on the whole notebook).  ``check_otter``: verify with both
+    engines, then grade the solution and every mutant with the released otter zip
+    under ``otter run`` (the Gradescope path) and require the same score on every
+    question from all three.
+    """
     master = load_master(week)
-    report = verify(master, limits=limits) if check else {"skipped": True}
+    week = master.week
+    report: dict = {"skipped": True}
+    if check or check_otter:
+        report = verify(master, limits=limits, full=full)
+    if check_otter:
+        report = {
+            "otter": report,
+            "nbgrader": verify(master, "nbgrader", limits=limits, full=full),
+        }
     target = Path(out) / week
     with tempfile.TemporaryDirectory(prefix=f"tml-release-{week}-") as tmp:
         tmp = Path(tmp)
@@ -264,8 +287,67 @@ def release(
             nbg_release, target / "nbgrader" / "release" / week / f"{week}.ipynb"
         )
         (target / "nbgrader" / "nbgrader_config.py").write_text(NBGRADER_CONFIG)
+    if check_otter:
+        report["otter_run"] = compare_with_otter_run(master, target, report)
     (target / "verification.json").write_text(json.dumps(report, indent=1))
     return target
+
+
+def otter_run(master: Master, nb, zip_path: Path, workdir: Path) -> dict[str, float]:
+    """Per-question scores that otter's own runner gives notebook ``nb``."""
+    workdir.mkdir(parents=True)
+    student = nbformat.read(
+        zip_path.parent.parent / "student" / f"{master.week}.ipynb", 4
+    )
+    nb = copy.deepcopy(nb)
+    nb.metadata["otter"] = student.metadata["otter"]  # otter checks the assignment
+    sub = workdir / f"{master.week}.ipynb"
+    nbformat.write(nb, sub)
+    (workdir / "out").mkdir()
+    _run([_bin("otter"), "run", "-a", str(zip_path), "-o", "out", sub.name], workdir)
+    results = json.loads((workdir / "out" / "results.json").read_text())
+    names = {q.name for q in master.questions}
+    return {
+        t["name"]: float(t.get("score") or 0.0)
+        for t in results["tests"]
+        if t.get("name") in names
+    }
+
+
+def compare_with_otter_run(master: Master, target: Path, report: dict) -> dict:
+    """Grade the solution and each mutant with ``otter run``; raise
+    :class:`ReleaseError` where a question's score differs from either engine's."""
+    zip_path = target / "autograder" / f"{master.week}-autograder.zip"
+    full = {q.name: q.points for q in master.questions}
+    expected = {"solution": dict(full)}
+    notebooks = {"solution": solution_notebook(master)}
+    for mutant in load_mutants(master):
+        scores = {
+            engine: report[engine]["mutants"][mutant.name]["questions"]
+            for engine in ("otter", "nbgrader")
+        }
+        expected[mutant.name] = dict(full, **scores["otter"])
+        if scores["otter"] != scores["nbgrader"]:
+            raise ReleaseError(f"mutant {mutant.name}: the engines disagree: {scores}")
+        notebooks[mutant.name] = mutant_notebook(master, mutant)
+    with tempfile.TemporaryDirectory(prefix="tml-otter-run-") as tmp:
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            futures = {
+                name: pool.submit(otter_run, master, nb, zip_path, Path(tmp) / name)
+                for name, nb in notebooks.items()
+            }
+            got = {name: f.result() for name, f in futures.items()}
+    problems = [
+        f"{name}: otter run gives {got[name]}, the grader {expected[name]}"
+        for name in notebooks
+        if any(abs(got[name].get(q, 0.0) - p) > 1e-9 for q, p in expected[name].items())
+    ]
+    if problems:
+        raise ReleaseError(
+            f"{master.week}: otter run and the grader disagree:\n  - "
+            + "\n  - ".join(problems)
+        )
+    return got
 
 
 def publish(out: str | Path, weeks: list[str]) -> list[Path]:
