@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import copy
 import json
+import multiprocessing
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 
 import jupytext
@@ -35,11 +36,13 @@ from autograder.master import (
     load_mutants,
     mutant_notebook,
     solution_notebook,
+    solution_lines,
+    strip_solution_blocks,
     strip_solution_markers,
     walk,
 )
 from autograder.nbgrader_source import nbgrader_source
-from autograder.runner import Limits, grade_cells_of_notebook
+from autograder.runner import Limits, plan_for, run_plan
 
 
 class ReleaseError(RuntimeError):
@@ -50,11 +53,23 @@ def _code_cells(nb) -> list[tuple[int, str]]:
     return [(i, c.source) for i, c in enumerate(nb.cells) if c.cell_type == "code"]
 
 
+def _run_all(jobs: list, limits: Limits, workers: int) -> list:
+    """``run_plan`` on each (cells, plan), ``workers`` at a time (our own notebooks:
+    worker processes are reused; each notebook still gets a fresh sandbox)."""
+    if workers <= 1 or len(jobs) <= 1:
+        return [run_plan(cells, plan, limits) for cells, plan in jobs]
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+        futures = [pool.submit(run_plan, c, p, limits) for c, p in jobs]
+        return [f.result() for f in futures]
+
+
 def verify(
     master: Master,
     engine: str = "otter",
     limits: Limits | None = None,
     full: bool = False,
+    workers: int = 2,
 ) -> dict:
     """Grade the solution and every mutant; raise :class:`ReleaseError` on a failure.
 
@@ -65,9 +80,13 @@ def verify(
     """
     limits = limits or Limits(timeout=600)
     report = {"engine": engine, "solution": None, "mutants": {}, "full": full}
-    sol = grade_cells_of_notebook(
-        _code_cells(solution_notebook(master)), master, engine, limits
-    )
+    mutants = load_mutants(master)
+    jobs = [(_code_cells(solution_notebook(master)), plan_for(master, engine))]
+    for mutant in mutants:
+        nb = mutant_notebook(master, mutant, alone=not full)
+        plan = plan_for(master, engine, None if full else [mutant.question])
+        jobs.append((_code_cells(nb), plan))
+    sol, *graded = _run_all(jobs, limits, workers)
     report["solution"] = {
         "score": sol.score,
         "max_score": sol.max_score,
@@ -83,7 +102,6 @@ def verify(
             f"(status {sol.status}; failing: {', '.join(failed) or '-'}; "
             f"{'; '.join(sol.reasons)})"
         )
-    mutants = load_mutants(master)
     if not mutants:
         problems.append(
             "no mutants: every question needs at least one known-wrong answer"
@@ -92,10 +110,7 @@ def verify(
     for q in master.questions:
         if q.name not in covered:
             problems.append(f"question {q.name} has no mutant")
-    for mutant in mutants:
-        nb = mutant_notebook(master, mutant, alone=not full)
-        only = None if full else [mutant.question]
-        out = grade_cells_of_notebook(_code_cells(nb), master, engine, limits, only)
+    for mutant, out in zip(mutants, graded):
         report["mutants"][mutant.name] = {
             "question": mutant.question,
             "questions": out.questions,
@@ -152,14 +167,11 @@ def leaks(master: Master, text: str) -> list[str]:
         cell = b.cell
         if b.marker is not None or cell.cell_type != "code" or not b.in_solution:
             continue
-        body, inside = [], False
-        for line in cell.source.splitlines():
-            if "# BEGIN SOLUTION" in line:
-                inside = True
-            elif "# END SOLUTION" in line:
-                inside = False
-            elif inside and len(line.strip()) > 12:
-                body.append(line.strip())
+        body = [
+            line.strip()
+            for line, kind in solution_lines(cell.source)
+            if kind == "solution" and len(line.strip()) > 12
+        ]
         found += [
             f"solution line: {line}"
             for line in body
@@ -173,19 +185,6 @@ def leaks(master: Master, text: str) -> list[str]:
         if marker in text:
             found.append(f"marker {marker}")
     return found
-
-
-def strip_solution_blocks(source: str) -> str:
-    """``source`` without the lines between ``# BEGIN/END SOLUTION`` markers."""
-    kept, inside = [], False
-    for line in source.splitlines():
-        if "# BEGIN SOLUTION" in line:
-            inside = True
-        elif "# END SOLUTION" in line:
-            inside = False
-        elif not inside:
-            kept.append(line)
-    return "\n".join(kept)
 
 
 def _run(cmd: list[str], cwd: Path) -> None:
