@@ -20,12 +20,20 @@ from autograder.runner import Limits
 from conftest import TINY, solution_with, student_with_answers, write_nb
 
 REPO = Path(__file__).resolve().parent.parent
-# Two batches, so that no row depends on the machine's speed: the time-limit
-# attacks get a short total limit (only they can reach it), every other submission
-# limits so generous that only its own attack (memory, say) can stop it.
-TIME_LIMITS = Limits(timeout=45, cell_timeout=8, call_timeout=30, memory_mb=3000)
+# Batches, so that no row depends on the machine's speed: each submission meets
+# limits of which only its own attack can reach one.  An infinite loop meets a short
+# cell limit and a generous total; one that ignores the cell alarm meets a short
+# total (it never ends, so nothing else can finish first); every other submission
+# gets generous time, so only its own attack (memory, say) can stop it.
 LIMITS = Limits(timeout=400, cell_timeout=120, call_timeout=120, memory_mb=3000)
-TIME_ATTACKS = ("infinite_loop", "ignores_alarm")
+CELL_LIMITS = Limits(timeout=400, cell_timeout=8, call_timeout=120, memory_mb=3000)
+TOTAL_LIMITS = Limits(timeout=30, cell_timeout=8, call_timeout=30, memory_mb=3000)
+BATCHES = {
+    "main": LIMITS,
+    "cell": CELL_LIMITS,
+    "total": TOTAL_LIMITS,
+}
+BATCH_OF = {"infinite_loop": "cell", "ignores_alarm": "total"}
 
 WRONG = {  # a wrong answer to every question (the mutants' code)
     "softplus": "q1_naive",
@@ -214,8 +222,7 @@ def hostile_dir(tmp_path_factory, w00, w00_release):
     subs = _submissions(w00)
     subs["edited_checks"] = _edited_checks(w00, w00_release)
     for name, nb in subs.items():
-        batch = "time" if name in TIME_ATTACKS else "main"
-        write_nb(nb, folder / batch / f"{name}.ipynb")
+        write_nb(nb, folder / BATCH_OF.get(name, "main") / f"{name}.ipynb")
     return folder
 
 
@@ -223,7 +230,7 @@ def hostile_dir(tmp_path_factory, w00, w00_release):
 def results(request, hostile_dir, tmp_path_factory):
     rows, details = {}, {}
     out = tmp_path_factory.mktemp(f"hostile-{request.param}")
-    for batch, limits in (("main", LIMITS), ("time", TIME_LIMITS)):
+    for batch, limits in BATCHES.items():
         graded = grade(
             TINY,
             [hostile_dir / batch],
@@ -276,7 +283,7 @@ def test_time_limits(results, w00):
     assert "time limit" in loop["reason"]
     stubborn = rows["ignores_alarm"]
     assert stubborn["status"] == "timeout" and "time limit" in stubborn["reason"]
-    assert details["ignores_alarm"]["seconds"] <= TIME_LIMITS.timeout + 20
+    assert details["ignores_alarm"]["seconds"] <= TOTAL_LIMITS.timeout + 20
 
 
 def test_exits_and_errors(results, w00):
