@@ -19,7 +19,12 @@ BIN = Path(sys.executable).parent
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     out = tmp_path_factory.mktemp("book")
-    env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}", TML_QUIET="1")
+    env = dict(
+        os.environ,
+        PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}",
+        TML_QUIET="1",
+        TML_DEVICE="cpu",  # the prose's claims are asserted on CPU
+    )
     env.pop("MPLBACKEND", None)
     proc = subprocess.run(
         [
