@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 from typing import TYPE_CHECKING
 
-from autograder import wire
+from autograder import isolation, wire  # isolation (issue 13)
 
 if TYPE_CHECKING:  # the heavy notebook libraries stay out of the grading processes
     from autograder.master import Master
@@ -43,6 +43,8 @@ class Limits:
     file_mb: int = 64  # largest file the notebook may write
     device: str = "cpu"
     threads: int = 1
+    isolation: str = "auto"  # isolation (issue 13): auto | namespaces | audit-hook
+    audit_hook: bool = True  # isolation (issue 13): False only in tests
 
 
 @dataclass
@@ -70,6 +72,8 @@ class Outcome:
     cells: list[dict] = field(default_factory=list)
     seconds: float = 0.0
     execute_seconds: float = 0.0
+    isolation: str = ""  # isolation (issue 13)
+    peak_mb: float = 0.0  # isolation (issue 13)
 
 
 class SandboxGone(RuntimeError):
@@ -164,16 +168,21 @@ class Sandbox:
         for key in ("CUDA_VISIBLE_DEVICES", "LD_LIBRARY_PATH"):
             if key in os.environ:
                 env[key] = os.environ[key]
+        argv = [
+            sys.executable,
+            "-I",
+            "-m",
+            "autograder.sandbox",
+            str(to_child_r),
+            str(from_child_w),
+        ]
+        argv, self.isolation = isolation.wrap(  # isolation (issue 13)
+            argv, workdir=self.workdir, limits=limits
+        )
+        self.peak_kb = 0  # isolation (issue 13)
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-I",
-                    "-m",
-                    "autograder.sandbox",
-                    str(to_child_r),
-                    str(from_child_w),
-                ],
+                argv,
                 cwd=self.workdir,
                 env=env,
                 stdin=subprocess.DEVNULL,
@@ -198,6 +207,8 @@ class Sandbox:
                     "file_mb": limits.file_mb,
                     "device": limits.device,
                     "threads": limits.threads,
+                    "audit_hook": limits.audit_hook,  # isolation (issue 13)
+                    "max_tasks": isolation.max_tasks(self.isolation),  # (issue 13)
                 }
             ),
         )
@@ -205,15 +216,9 @@ class Sandbox:
 
     # -- process control -------------------------------------------------------------
     def _watch_memory(self) -> None:
-        status = f"/proc/{self.proc.pid}/status"
         while self.proc.poll() is None:
-            try:
-                with open(status) as fh:
-                    rss_kb = next(
-                        int(line.split()[1]) for line in fh if line.startswith("VmRSS:")
-                    )
-            except (OSError, StopIteration, ValueError):
-                rss_kb = 0
+            rss_kb = isolation.tree_rss_kb(self.proc.pid)  # isolation (issue 13)
+            self.peak_kb = max(self.peak_kb, rss_kb)  # isolation (issue 13)
             if rss_kb > self.limits.memory_mb * 1024:
                 self.kill(f"used more than {self.limits.memory_mb} MB of memory")
                 return
@@ -540,6 +545,8 @@ def run_plan(cells: list[tuple[int, str]], plan: Plan, limits: Limits) -> Outcom
                 f"during the tests the notebook {sandbox.why_gone()}"
             )
     finally:
+        outcome.isolation = sandbox.isolation  # isolation (issue 13)
+        outcome.peak_mb = round(sandbox.peak_kb / 1024, 1)  # isolation (issue 13)
         sandbox.close()
     for unit in outcome.units:
         outcome.questions[unit.question] += unit.points
