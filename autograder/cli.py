@@ -107,9 +107,7 @@ def _parser() -> argparse.ArgumentParser:
         help="auto: OS namespaces (bubblewrap) where available, else the audit hook",
     )
     g.add_argument("--similarity", default=None, help="similarity folder for report")
-    g.add_argument(
-        "--no-report", action="store_true", help="do not write report.html"
-    )
+    g.add_argument("--no-report", action="store_true", help="do not write report.html")
 
     rp = sub.add_parser("report", help="the tutors' HTML report of a graded batch")
     rp.add_argument("grades", help="the folder that grade wrote")

@@ -26,7 +26,9 @@ STAMP = re.compile(
     r"^\s*(\d{4})-(\d{1,2})-(\d{1,2})[ T](\d{1,2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?"
     r"\s*(\S+)?\s*$"
 )
-OTTER_ZIP_TIME = re.compile(r"(\d{4})_(\d{2})_(\d{2})T(\d{2})_(\d{2})_(\d{2})(?:_\d+)?$")
+OTTER_ZIP_TIME = re.compile(
+    r"(\d{4})_(\d{2})_(\d{2})T(\d{2})_(\d{2})_(\d{2})(?:_\d+)?$"
+)
 
 
 def _zone(name: str):

@@ -190,7 +190,9 @@ def grade(
                 times[id(s)] = deadlines.submission_time(s.path, week, deadline.zone)
     if resubmission == "last":  # only the latest attempt is graded
         for student, attempts in groups.items():
-            order = sorted(enumerate(attempts), key=lambda p: (times[id(p[1])][0], p[0]))
+            order = sorted(
+                enumerate(attempts), key=lambda p: (times[id(p[1])][0], p[0])
+            )
             groups[student] = [s for _, s in reversed(order)]
     subs = []
     for student, attempts in groups.items():

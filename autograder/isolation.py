@@ -53,8 +53,7 @@ def _package_dirs() -> list[str]:
     import tmlbook
 
     return [
-        os.path.dirname(os.path.realpath(mod.__file__))
-        for mod in (autograder, tmlbook)
+        os.path.dirname(os.path.realpath(mod.__file__)) for mod in (autograder, tmlbook)
     ]
 
 

@@ -231,9 +231,7 @@ def render(grades_dir: str | Path, similarity_dir: str | Path | None = None) -> 
 
     html.append("<h2>Status</h2>")
     statuses = Counter(r["status"] for r in rows)
-    html.append(
-        _table(["status", "rows"], sorted(statuses.items()), numeric=(1,))
-    )
+    html.append(_table(["status", "rows"], sorted(statuses.items()), numeric=(1,)))
     reasons = [[r["student"], r["status"], r["reason"]] for r in rows if r["reason"]]
     if reasons:
         html.append(_table(["student", "status", "reason"], reasons))
