@@ -191,7 +191,7 @@ def _dispatch(args) -> int:
             deadline = deadlines.Deadline(
                 deadlines.parse_due(args.due), args.grace, args.late_policy
             )
-        mode, note = isolation.mode_for(args.isolation)
+        mode, note = isolation.mode_for(args.isolation, device)
         rows = grade(
             args.week,
             args.submissions,

@@ -174,7 +174,7 @@ def grade(
         )
     plan = plan_for(load_master(week), engine)  # fails early for a wrong week
     limits = limits or Limits()
-    iso_mode, iso_note = isolation.mode_for(limits.isolation)
+    iso_mode, iso_note = isolation.mode_for(limits.isolation, limits.device)
     found = discover(paths, week)
     if resubmission == "all":
         groups = {s.student: [s] for s in found}
@@ -274,6 +274,14 @@ def grade(
                 "grace_minutes": deadline.grace_minutes,
                 "late_policy": deadline.policy,
                 "resubmission": resubmission,
+                "tests": {  # tutor-only, for the report
+                    u.name: {
+                        "question": u.question,
+                        "hidden": u.hidden,
+                        "failure_message": u.failure_message,
+                    }
+                    for u in plan.units
+                },
             },
             indent=1,
         )
@@ -296,7 +304,9 @@ def _add_time(row: dict, details: dict, when, deadline) -> None:
     row["penalty"] = lost
     if lost:
         row["score"] = round(row["score"] - lost, 4)
-        note = f"{late:.0f} min late: -{lost:g} points ({deadline.policy})"
+        rule = deadline.policy
+        rule = f"{rule:g}% per started day" if isinstance(rule, float) else rule
+        note = f"{late:.0f} min late: -{lost:g} points ({rule})"
         row["reason"] = "; ".join(r for r in (row["reason"], note) if r)[:500]
     details.update(
         submitted_at=row["submitted_at"],

@@ -109,7 +109,7 @@ def _table(header: list[str], body: list[list], numeric=()) -> str:
     return "\n".join(out)
 
 
-def _failed_hidden(results: dict) -> list[list]:
+def _failed_hidden(results: dict, tests: dict) -> list[list]:
     counts: Counter = Counter()
     messages: dict[tuple, Counter] = {}
     for details in results.values():
@@ -120,8 +120,9 @@ def _failed_hidden(results: dict) -> list[list]:
                 messages.setdefault(key, Counter())[unit.get("message", "")] += 1
     body = []
     for (question, name), n in counts.most_common(10):
-        message = messages[(question, name)].most_common(1)[0][0]
-        body.append([question, name, n, message[:200]])
+        seen = messages[(question, name)].most_common(1)[0][0]
+        author = tests.get(name, {}).get("failure_message", "")
+        body.append([question, name, n, author[:200], seen[:200]])
     return body
 
 
@@ -162,11 +163,10 @@ def render(grades_dir: str | Path, similarity_dir: str | Path | None = None) -> 
         "<p class='muted'>For tutors only: this page names hidden tests and their "
         "messages. It shows no student's code.</p>",
     ]
-    isolation = run.get("isolation", "?")
     facts = [
         ["submissions", len(rows)],
         ["engine", engine],
-        ["isolation", f"{isolation}: {run.get('isolation_note', '')}"],
+        ["isolation", run.get("isolation_note") or run.get("isolation", "?")],
         ["grading time (batch)", f"{run.get('seconds', '?')} s"],
     ]
     if run.get("due"):
@@ -221,11 +221,10 @@ def render(grades_dir: str | Path, similarity_dir: str | Path | None = None) -> 
         )
 
     html.append("<h2>Hidden tests failed most often</h2>")
-    failed = _failed_hidden(results)
+    failed = _failed_hidden(results, run.get("tests", {}))
     if failed:
-        html.append(
-            _table(["question", "hidden test", "failed by", "author's message"], failed)
-        )
+        header = ["question", "hidden test", "failed by", "author's message"]
+        html.append(_table(header + ["most common result"], failed))
     else:
         html.append("<p>No hidden test failed.</p>")
 

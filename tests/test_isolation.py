@@ -210,6 +210,7 @@ def test_mode_when_namespaces_are_unavailable(monkeypatch):
         isolation.probe.cache_clear()
     with pytest.raises(ValueError, match="unknown isolation"):
         isolation.mode_for("chroot")
+    assert isolation.mode_for("auto", "cuda")[0] == "audit-hook"  # not yet on GPUs
 
 
 @needs_namespaces

@@ -4,6 +4,7 @@ import re
 import shutil
 import subprocess
 import sys
+from html import escape
 from pathlib import Path
 
 import pytest
@@ -62,7 +63,7 @@ def test_grade_writes_the_report_with_every_section(graded, w01):
     # the hidden tests that failed, with their authors' messages (tutor-only)
     hidden = {t.name: t for q in w01.questions for t in q.tests if t.hidden}
     assert "test_q1_extreme_logits" in page
-    assert hidden["test_q1_extreme_logits"].failure_message[:40] in page
+    assert escape(hidden["test_q1_extreme_logits"].failure_message)[:40] in page
     assert "rejected" in page and "not a valid notebook" in page
     assert "max" in page.split("<h2>Late submissions</h2>")[1]
 
