@@ -16,6 +16,10 @@ examples:
   python -m autograder grade w01 submissions/* --out part1 --shard 1/2
   python -m autograder merge part1 part2 --out grades/w01
   python -m autograder similarity w01 submissions/* --out similarity/w01
+  python -m autograder grade w01 submissions/ --out grades/w01 \
+      --due "2026-01-15 23:59 Europe/Berlin" --grace 15 --late-policy 10 \
+      --resubmission last
+  python -m autograder report grades/w01 --similarity similarity/w01 --out grades/w01
 """
 
 
@@ -87,6 +91,39 @@ def _parser() -> argparse.ArgumentParser:
         "--threads", type=int, default=1, help="torch threads per submission"
     )
     g.add_argument("--shard", default=None, help="I/N: grade the I-th of N slices")
+    g.add_argument(
+        "--due",
+        default=None,
+        help='due date, "YYYY-MM-DD HH:MM TZ" (TZ: UTC, +01:00, Europe/Berlin)',
+    )
+    g.add_argument(
+        "--grace", type=float, default=0.0, help="minutes late without penalty"
+    )
+    g.add_argument(
+        "--late-policy",
+        default="none",
+        help="none (report only), zero, or PERCENT lost per started day late",
+    )
+    g.add_argument(
+        "--resubmission",
+        choices=("all", "last", "best"),
+        default="all",
+        help="alice.ipynb, alice-2.ipynb...: every file a row (all, default), "
+        "the latest counts (last) or the best after penalty (best)",
+    )
+    g.add_argument(
+        "--isolation",
+        choices=("auto", "namespaces", "audit-hook"),
+        default="auto",
+        help="auto: OS namespaces (bubblewrap) where available, else the audit hook",
+    )
+    g.add_argument("--similarity", default=None, help="similarity folder for report")
+    g.add_argument("--no-report", action="store_true", help="do not write report.html")
+
+    rp = sub.add_parser("report", help="the tutors' HTML report of a graded batch")
+    rp.add_argument("grades", help="the folder that grade wrote")
+    rp.add_argument("--similarity", default=None, help="the similarity folder")
+    rp.add_argument("--out", required=True)
 
     m = sub.add_parser("merge", help="merge the grades.csv of several shards")
     m.add_argument("dirs", nargs="+")
@@ -160,7 +197,18 @@ def _dispatch(args) -> int:
             memory_mb=args.memory,
             device=device,
             threads=args.threads,
+            isolation=args.isolation,
         )
+        from autograder import deadlines, isolation
+
+        deadline = None
+        if args.due is not None or args.late_policy != "none" or args.grace:
+            if args.due is None:
+                raise ValueError("--grace and --late-policy need --due")
+            deadline = deadlines.Deadline(
+                deadlines.parse_due(args.due), args.grace, args.late_policy
+            )
+        mode, note = isolation.mode_for(args.isolation, device)
         rows = grade(
             args.week,
             args.submissions,
@@ -169,9 +217,22 @@ def _dispatch(args) -> int:
             workers=args.workers,
             limits=limits,
             shard=args.shard,
+            deadline=deadline,
+            resubmission=args.resubmission,
+            report=not args.no_report,
+            similarity_dir=args.similarity,
         )
         print(summary_table(rows))
+        print(f"isolation: {mode} ({note})")
         print(f"wrote {Path(args.out) / 'grades.csv'}")
+        if not args.no_report:
+            print(f"wrote {Path(args.out) / 'report.html'}")
+        return 0
+    if args.command == "report":
+        from autograder.report import write_report
+
+        path = write_report(args.grades, args.out, similarity_dir=args.similarity)
+        print(f"wrote {path}")
         return 0
     if args.command == "merge":
         from autograder.merge import merge

@@ -22,15 +22,24 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from autograder import feedback
+from autograder import deadlines, feedback, isolation
 from autograder.runner import ENGINES, Limits, Plan, run_plan
-from autograder.submissions import Rejected, Submission, discover, read_cells
+from autograder.submissions import (
+    Rejected,
+    Submission,
+    discover,
+    group_attempts,
+    read_cells,
+)
 
 BASE_COLUMNS = ["student", "week", "engine", "status", "score", "max_score", "reason"]
+TIME_COLUMNS = ["submitted_at", "time_source", "late_by", "penalty"]
+ATTEMPT_COLUMNS = ["counted", "attempts"]
+RESUBMISSION = ("all", "last", "best")
 
 
-def columns(question_names: list[str]) -> list[str]:
-    return BASE_COLUMNS + list(question_names)
+def columns(question_names: list[str], extra: list[str] = ()) -> list[str]:
+    return BASE_COLUMNS + list(question_names) + list(extra)
 
 
 def _failed(
@@ -165,8 +174,19 @@ def grade(
     limits: Limits | None = None,
     shard: str | None = None,
     progress: bool | None = None,
+    deadline: deadlines.Deadline | None = None,
+    resubmission: str = "all",
+    report: bool = True,
+    similarity_dir: str | Path | None = None,
 ) -> list[dict]:
-    """Grade submissions of ``week``: write grades.csv, results/ and feedback/.
+    """Grade submissions of ``week``: write grades.csv, results/, feedback/ and
+    report.html.
+
+    ``deadline`` adds the columns ``submitted_at, time_source, late_by,
+    penalty`` and takes the penalty off ``score``.  ``resubmission`` is
+    ``"all"`` (every file its own row), ``"last"`` (the latest attempt of each
+    student counts) or ``"best"`` (every attempt is graded, the highest score
+    after penalty counts); the last two add ``counted, attempts``.
 
     Returns the rows of ``grades.csv`` (sorted by student).
     """
@@ -175,11 +195,41 @@ def grade(
 
     if engine not in ENGINES:
         raise ValueError(f"unknown engine {engine!r}: use one of {', '.join(ENGINES)}")
+    if resubmission not in RESUBMISSION:
+        raise ValueError(
+            f"unknown resubmission rule {resubmission!r}: use {', '.join(RESUBMISSION)}"
+        )
     master = load_master(week)  # fails early for a wrong week
     week = master.week
     plan = plan_for(master, engine)
     limits = limits or Limits()
-    subs = shard_of(discover(paths, week), shard)
+    iso_mode, iso_note = isolation.mode_for(limits.isolation, limits.device)
+    found = discover(paths, week)
+    if resubmission == "all":
+        groups = {s.student: [s] for s in found}
+    else:
+        groups = group_attempts(found)
+    groups = dict(shard_of(sorted(groups.items()), shard))
+    timed = deadline is not None or resubmission != "all"
+    deadline = deadline or deadlines.Deadline()
+    times = {}
+    if timed:
+        for attempts in groups.values():
+            for s in attempts:
+                times[id(s)] = deadlines.submission_time(s.path, week, deadline.zone)
+    if resubmission == "last":  # only the latest attempt is graded
+        for student, attempts in groups.items():
+            order = sorted(
+                enumerate(attempts), key=lambda p: (times[id(p[1])][0], p[0])
+            )
+            groups[student] = [s for _, s in reversed(order)]
+    subs = []
+    for student, attempts in groups.items():
+        todo = attempts[:1] if resubmission == "last" else attempts
+        for k, s in enumerate(todo):
+            key = student if len(todo) == 1 else f"{student}#{k + 1}"
+            subs.append(Submission(key, s.path, s.name))
+            times[key] = times.get(id(s))
     out = Path(out)
     for sub, pattern in (("results", "*.json"), ("feedback", "*.html")):
         (out / sub).mkdir(parents=True, exist_ok=True)
@@ -194,17 +244,47 @@ def grade(
     results = _run_pool(subs, plan, limits, max(1, workers), bar) if subs else {}
     bar.close()
     rows = []
-    for sub in subs:
-        row, details = results[sub.student]
+    by_key = {s.student: s for s in subs}
+    for student, attempts in groups.items():
+        graded = [k for k in by_key if k == student or k.startswith(student + "#")]
+        candidates = []
+        for key in graded:
+            row, details = results[key]
+            row, details = dict(row, student=student), dict(details)
+            details.setdefault("isolation", iso_mode)
+            if timed:
+                _add_time(row, details, times[key], deadline)
+            candidates.append((key, row, details))
+        # best: the highest score after penalty; ties go to the later attempt
+        key, row, details = candidates[0]
+        if resubmission == "best":
+            key, row, details = max(
+                candidates, key=lambda c: (c[1]["score"], times[c[0]][0])
+            )
+        if resubmission != "all":
+            row["counted"] = by_key[key].path.name
+            row["attempts"] = len(attempts)
+            details["attempts"] = [
+                {
+                    "submission": str(by_key[k].path),
+                    "score": r["score"],
+                    "submitted_at": r.get("submitted_at", ""),
+                    "counted": k == key,
+                }
+                for k, r, _ in candidates
+            ]
         rows.append(row)
-        details = dict(details, student=sub.student, submission=str(sub.path))
-        (out / "results" / f"{sub.student}.json").write_text(
+        details = dict(details, student=student, submission=str(by_key[key].path))
+        (out / "results" / f"{student}.json").write_text(
             json.dumps(details, indent=1, default=str)
         )
-        (out / "feedback" / f"{sub.student}.html").write_text(
-            feedback.render(sub.student, week, engine, row, details)
+        (out / "feedback" / f"{student}.html").write_text(
+            feedback.render(student, week, engine, row, details)
         )
-    write_csv(out / "grades.csv", rows, [q for q, _ in plan.questions])
+    extra = (TIME_COLUMNS if timed else []) + (
+        ATTEMPT_COLUMNS if resubmission != "all" else []
+    )
+    write_csv(out / "grades.csv", rows, [q for q, _ in plan.questions], extra)
     (out / "run.json").write_text(
         json.dumps(
             {
@@ -215,16 +295,59 @@ def grade(
                 "submissions": len(subs),
                 "seconds": round(time.monotonic() - started, 2),
                 "limits": dict(vars(limits)),
+                "isolation": iso_mode,
+                "isolation_note": iso_note,
+                "due": deadlines.format_time(deadline.due) if deadline.due else None,
+                "grace_minutes": deadline.grace_minutes,
+                "late_policy": deadline.policy,
+                "resubmission": resubmission,
+                "tests": {  # tutor-only, for the report
+                    u.name: {
+                        "question": u.question,
+                        "hidden": u.hidden,
+                        "failure_message": u.failure_message,
+                    }
+                    for u in plan.units
+                },
             },
             indent=1,
         )
     )
+    if report:
+        from autograder import report as report_mod
+
+        report_mod.write_report(out, similarity_dir=similarity_dir)
     return rows
 
 
-def write_csv(path: Path, rows: list[dict], questions: list[str]) -> None:
+def _add_time(row: dict, details: dict, when, deadline) -> None:
+    """The lateness columns of a row; the penalty comes off its score."""
+    moment, source = when
+    late = deadlines.late_minutes(moment, deadline)
+    lost = deadlines.penalty(row["score"], moment, deadline)
+    row["submitted_at"] = deadlines.format_time(moment)
+    row["time_source"] = source
+    row["late_by"] = round(late, 1)
+    row["penalty"] = lost
+    if lost:
+        row["score"] = round(row["score"] - lost, 4)
+        rule = deadline.policy
+        rule = f"{rule:g}% per started day" if isinstance(rule, float) else rule
+        note = f"{late:.0f} min late: -{lost:g} points ({rule})"
+        row["reason"] = "; ".join(r for r in (row["reason"], note) if r)[:500]
+    details.update(
+        submitted_at=row["submitted_at"],
+        time_source=source,
+        late_by_minutes=row["late_by"],
+        penalty=lost,
+    )
+
+
+def write_csv(
+    path: Path, rows: list[dict], questions: list[str], extra: list[str] = ()
+) -> None:
     with open(path, "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=columns(questions))
+        writer = csv.DictWriter(fh, fieldnames=columns(questions, extra))
         writer.writeheader()
         for row in rows:
             writer.writerow(row)

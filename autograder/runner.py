@@ -83,6 +83,8 @@ class Outcome:
     cells: list[dict] = field(default_factory=list)
     seconds: float = 0.0
     execute_seconds: float = 0.0
+    isolation: str = ""  # isolation (issue 13)
+    peak_mb: float = 0.0  # isolation (issue 13)
 
 
 def units_for(master: Master, engine: str) -> list[TestCase]:
@@ -261,6 +263,8 @@ def run_plan(cells: list[tuple[int, str]], plan: Plan, limits: Limits) -> Outcom
                 f"during the tests the notebook {sandbox.why_gone()}"
             )
     finally:
+        outcome.isolation = sandbox.isolation  # isolation (issue 13)
+        outcome.peak_mb = round(sandbox.peak_kb / 1024, 1)  # isolation (issue 13)
         sandbox.close()
     for unit in outcome.units:
         outcome.questions[unit.question] += unit.points

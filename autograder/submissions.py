@@ -21,6 +21,7 @@ class Rejected(ValueError):
 class Submission:
     student: str
     path: Path
+    name: str = ""  # the name as handed in (file stem or folder name)
 
 
 def student_id(name: str) -> str:
@@ -30,8 +31,8 @@ def student_id(name: str) -> str:
 
 def _is_student_folder(path: Path, week: str) -> bool:
     """``<student>/`` holds ``<week>.ipynb``, or one notebook and nothing else."""
-    if (path / f"{week}.ipynb").is_file():
-        return True
+    if (path / f"{week}.ipynb").is_file() or (path / week).is_dir():
+        return True  # <student>/<week>.ipynb, or nbgrader's <student>/<week>/
     entries = [p for p in path.iterdir() if not p.name.startswith(".")]
     notebooks = [p for p in entries if p.is_file() and p.suffix == ".ipynb"]
     others = [p for p in entries if p.is_dir() or p.suffix == ".zip"]
@@ -48,16 +49,16 @@ def discover(paths: list[str | Path], week: str) -> list[Submission]:
         if not path.exists():
             raise FileNotFoundError(f"submission {path} does not exist")
         if path.is_file():
-            found.append(Submission(student_id(path.stem), path))
+            found.append(Submission(student_id(path.stem), path, path.stem))
         elif _is_student_folder(path, week):
-            found.append(Submission(student_id(path.name), path))
+            found.append(Submission(student_id(path.name), path, path.name))
         else:
             for child in sorted(path.iterdir()):
                 if child.name.startswith("."):
                     continue
                 if child.is_dir() or child.suffix in (".ipynb", ".zip"):
                     name = child.name if child.is_dir() else child.stem
-                    found.append(Submission(student_id(name), child))
+                    found.append(Submission(student_id(name), child, name))
     found.sort(key=lambda s: (s.student, str(s.path)))
     seen: dict[str, int] = {}
     for sub in found:
@@ -70,6 +71,8 @@ def discover(paths: list[str | Path], week: str) -> list[Submission]:
 def _notebook_bytes(sub: Submission, week: str) -> tuple[bytes, list[str]]:
     notes: list[str] = []
     path = sub.path
+    if path.is_dir() and (path / week).is_dir():  # nbgrader: <student>/<week>/
+        path = path / week
     if path.is_dir():
         wanted = path / f"{week}.ipynb"
         if wanted.is_file():
@@ -150,3 +153,47 @@ def read_cells(sub: Submission, week: str) -> tuple[list[tuple[int, str]], list[
             source = "".join(str(s) for s in source)
         cells.append((i + 1, str(source)))  # numbered from 1, as people count
     return cells, notes
+
+
+# A resubmission: ``alice-2``, ``alice-3`` ... or a name ending in a time
+# (``alice_2026-01-15T13-01``, ``alice 20260115 1301``).
+RESUBMISSION = re.compile(
+    r"^(?P<base>.+?)(?:-(?P<n>\d{1,3})"
+    r"|[-_ ](?P<ts>\d{4}[-_]?\d{2}[-_]?\d{2}"
+    r"(?:[T_ -]?\d{2}[-_:]?\d{2}(?:[-_:]?\d{2}(?:[-_.]\d+)?)?)?))$"
+)
+
+
+def attempt_base(name: str) -> tuple[str, int]:
+    """``("alice", 2)`` for ``alice-2``; ``("alice", 1)`` for ``alice``; a name
+    ending in a time keeps attempt number 1 (its time orders it)."""
+    match = RESUBMISSION.match(name)
+    if not match:
+        return name, 1
+    return match.group("base"), int(match.group("n") or 1)
+
+
+def group_attempts(subs: list[Submission]) -> dict[str, list[Submission]]:
+    """Submissions grouped by student: ``{student id: [attempts]}``.
+
+    Raises
+    ------
+    ValueError
+        Two different names hand in under one student id (``"ana b"`` and
+        ``"ana_b"`` both become ``ana_b``): which is which cannot be decided.
+    """
+    groups: dict[str, list[Submission]] = {}
+    names: dict[str, str] = {}
+    for sub in subs:
+        base, _ = attempt_base(sub.name or sub.student)
+        sid = student_id(base)
+        if sid in names and names[sid] != base:
+            raise ValueError(
+                f"student id {sid!r} stands for two different names, "
+                f"{names[sid]!r} and {base!r} ({sub.path}): rename one of them"
+            )
+        names[sid] = base
+        groups.setdefault(sid, []).append(sub)
+    for attempts in groups.values():
+        attempts.sort(key=lambda s: (attempt_base(s.name or s.student)[1], s.name))
+    return dict(sorted(groups.items()))

@@ -395,3 +395,17 @@ def test_feedback_of_hostile_batch_reveals_no_hidden_test(results, w00):
     for page in out.parent.glob("*/feedback/*.html"):
         text = page.read_text()
         assert not any(name in text for name in hidden)
+
+
+def test_report_of_hostile_batch_shows_no_answer_code(results, w00):
+    # issue 13: grade writes the tutors' report; it never holds a student's code
+    _, _, out = results
+    page = (out / "report.html").read_text()
+    assert page.count("src='data:image/png;base64,") == 2
+    for code in ("FakeGrader", "assert_close = lambda", "bytearray(10**8)"):
+        assert code not in page, code
+    for cell in solution_notebook(w00).cells:
+        if cell.cell_type == "code" and "def softplus(" in cell.source:
+            for line in cell.source.splitlines():
+                if len(line.strip()) > 15:
+                    assert line.strip() not in page, line
