@@ -181,7 +181,8 @@ def test_llm_dataset_and_estimators():
     assert semantic_clusters(e).tolist() == [0, 0, 1]
     assert semantic_entropy(e) == pytest.approx(
         -(2 / 3 * math.log(2 / 3) + 1 / 3 * math.log(1 / 3)))
-    assert semantic_entropy(e, log_probs=[0.0, 0.0, -50.0]) == pytest.approx(0, abs=1e-12)
+    lp = [0.0, 0.0, -50.0]
+    assert semantic_entropy(e, log_probs=lp) == pytest.approx(0, abs=1e-12)
     assert lexical_entropy(["a", "a", "b", "c"]) == pytest.approx(
         -(0.5 * math.log(0.5) + 2 * 0.25 * math.log(0.25)))
     conf, corr = torch.tensor([0.9, 0.2, 0.5]), torch.tensor([1, 0, 1])

@@ -229,3 +229,5 @@ def test_fit_temperature_matches_scipy_and_keeps_argmax():
     assert math.log(t) == pytest.approx(ref.x, abs=1e-6)
     assert torch.equal(temperature_scale(z, t).argmax(1), z.argmax(1))
     assert nll(temperature_scale(z, t), y) < nll(torch.softmax(z, 1), y)
+    with pytest.raises(ValueError, match="no minimum"):
+        fit_temperature(z, z.argmax(1))

@@ -179,7 +179,8 @@ def fit_temperature(logits, y) -> float:
     Fit on a *validation* split, never on the test split.  Optimises over
     t = log T (so T stays positive) with L-BFGS and a strong-Wolfe line search
     in float64; the optimum agrees with a bracketing scalar search to ~1e-6.
-    The NLL is convex in 1/T, so the optimum is unique.
+    The NLL is convex in 1/T, so the optimum is unique -- unless every
+    prediction is right, when no finite optimum exists (``ValueError``).
 
     Parameters
     ----------
@@ -191,6 +192,11 @@ def fit_temperature(logits, y) -> float:
     float, T
     """
     z, y = _logits_labels(logits, y)
+    if bool((z.argmax(dim=1) == y).all()):
+        raise ValueError(
+            "every prediction on this split is right, so the NLL keeps falling as "
+            "T -> 0 and has no minimum; was the model trained on this split?"
+        )
     t = torch.zeros((), dtype=torch.float64, requires_grad=True)
     opt = torch.optim.LBFGS(
         [t],

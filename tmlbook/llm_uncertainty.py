@@ -62,8 +62,8 @@ def make_qa_dataset(
     entailment table is "same meaning", except that about 5 % of pairs get a
     spurious one-way entailment (bidirectional checking removes them).  The
     greedy answer is the most probable meaning; the verbalised confidence is
-    an over-confident, noisy function of kappa, and about 5 % of the strings
-    are malformed.
+    an over-confident, noisy function of kappa rounded to 5 %, and about 5 % of
+    the strings are malformed.
     """
     if n_questions < 1 or n_samples < 2:
         raise ValueError("need n_questions >= 1 and n_samples >= 2")
@@ -91,15 +91,15 @@ def make_qa_dataset(
         spurious = rng.random((m, m)) < 0.05
         entails[q] = same | spurious
         questions.append(f"Question {q}: which city is meant by clue #{q}?")
-        stated = 100 * min(1.0, 0.35 + 0.75 * knowledge[q] + rng.normal(0, 0.1))
-        stated = max(stated, 0.0)
+        stated = min(1.0, 0.72 + 0.3 * knowledge[q] + rng.normal(0, 0.15))
+        stated = 5 * round(20 * max(stated, 0.0))  # people and LLMs say 80 %, 85 %
         r = rng.random()
         if r < 0.03:
             verbal.append("I am fairly sure about this one.")
         elif r < 0.05:
-            verbal.append(f"Confidence: {int(stated) + 100}%")
+            verbal.append(f"Confidence: {stated + 100}%")
         else:
-            verbal.append(f"Answer given. Confidence: {round(stated)}%")
+            verbal.append(f"Answer given. Confidence: {stated}%")
     return QADataset(questions, answers, meanings, entails, greedy, verbal, knowledge)
 
 

@@ -173,7 +173,7 @@ class BayesLinear(nn.Module):
 
 
 class BayesMLP(nn.Module):
-    """1-D regression network of :class:`BayesLinear` layers (Bayes by Backprop).
+    """1-D regression ReLU network of :class:`BayesLinear` layers (Bayes by Backprop).
 
     Shapes
     ------
@@ -186,7 +186,7 @@ class BayesMLP(nn.Module):
         self.l2 = BayesLinear(hidden, 1, prior_sigma)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.l2(torch.tanh(self.l1(x)))
+        return self.l2(torch.relu(self.l1(x)))
 
     def kl(self) -> torch.Tensor:
         return self.l1.kl() + self.l2.kl()
