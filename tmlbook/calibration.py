@@ -52,19 +52,18 @@ def reliability_bins(probs, y, n_bins: int = 15) -> dict[str, torch.Tensor]:
     ``accuracy`` (M,) -- float64; empty bins have confidence and accuracy NaN.
     """
     n_bins = _check_bins(n_bins)
-    p = as_probabilities(probs)
+    p = as_probabilities(probs, double=False)  # float64 only for the (n,) parts
     y = as_tensor(y, "y")
     check_labels(y, p.shape[0], p.shape[1])
     if p.shape[0] == 0:
         raise ValueError("probs is empty")
     conf, pred = p.max(dim=1)
+    conf = conf.to(torch.float64)
     correct = (pred == y).to(torch.float64)
     b = _bin_index(conf, n_bins)
-    count = torch.zeros(n_bins, dtype=torch.float64).index_add_(
-        0, b, torch.ones_like(conf)
-    )
-    s_conf = torch.zeros(n_bins, dtype=torch.float64).index_add_(0, b, conf)
-    s_acc = torch.zeros(n_bins, dtype=torch.float64).index_add_(0, b, correct)
+    count = torch.bincount(b, minlength=n_bins).to(torch.float64)
+    s_conf = torch.bincount(b, weights=conf, minlength=n_bins)
+    s_acc = torch.bincount(b, weights=correct, minlength=n_bins)
     nan = torch.full_like(count, float("nan"))
     safe = count.clamp_min(1)
     return {
