@@ -11,6 +11,13 @@ code that runs.  Modules, one per topic:
 - :mod:`tmlbook.shift`        -- L2: covariate/label shift, DG protocols, CORAL, DANN
 - :mod:`tmlbook.cues`         -- L3: cue conflicts, spurious groups, Group DRO, JTT, IRM
 - :mod:`tmlbook.robustness`   -- L4: FGSM, PGD, BPDA, black-box attacks, smoothing, TENT
+- :mod:`tmlbook.scoring`      -- L9: MSP/entropy/margin, log and Brier scores, MI, AURC
+- :mod:`tmlbook.calibration`  -- L10: ECE/MCE, reliability bins, temperature scaling
+- :mod:`tmlbook.ood`          -- L10/L11: AUROC, AUPR, FPR@TPR, OOD scores
+- :mod:`tmlbook.bayesian`     -- L11: ensembles, MC dropout, BBB, SWAG, Laplace
+- :mod:`tmlbook.aleatoric`    -- L12: Gaussian NLL, CRPS, MDN, winner-takes-all
+- :mod:`tmlbook.conformal`    -- L12: split conformal (LAC, APS)
+- :mod:`tmlbook.llm_uncertainty` -- L12: generated QA data, semantic entropy
 - :mod:`tmlbook.plotting`     -- small figure helpers
 """
 

@@ -64,3 +64,73 @@ def check_probabilities(
             f"{name} rows must sum to 1 (largest deviation {worst:.3g}); "
             "did you pass logits instead of probabilities?"
         )
+
+
+# --- Part III (uncertainty): shared validation of probabilities, scores, levels ---
+
+
+def as_probabilities(
+    p, name: str = "probs", ndim: int = 2, double: bool = True
+) -> torch.Tensor:
+    """Validate a probability matrix (n, K) or a stack (S, n, K).
+
+    Returns float64 (or the input's floating dtype with ``double=False``).
+    Raises ``ValueError`` for the wrong rank, NaN, negative entries or rows that
+    do not sum to 1 (the usual sign of logits passed by mistake).
+    """
+    t = as_tensor(p, name)
+    shape_doc = "(n, K)" if ndim == 2 else "(S, n, K): a stack of S samples"
+    check_ndim(t, ndim, name, shape_doc)
+    if not t.dtype.is_floating_point:
+        raise TypeError(f"{name} must be floating point, got dtype {t.dtype}")
+    if double:
+        t = t.to(torch.float64)
+    # two passes over the data (speed matters for 10^6 predictions): a NaN or inf
+    # entry makes its row sum non-finite, so the sums double as the finite check
+    sums = t.sum(dim=-1)
+    if not bool(torch.isfinite(sums).all()):
+        raise ValueError(f"{name} contains NaN or infinite values")
+    if t.numel() and float(t.min()) < 0:
+        raise ValueError(f"{name} has negative entries; expected probabilities")
+    worst = float((sums - 1).abs().max()) if sums.numel() else 0.0
+    if worst > 1e-4:
+        raise ValueError(
+            f"{name} rows must sum to 1 (largest deviation {worst:.3g}); "
+            "did you pass logits instead of probabilities?"
+        )
+    return t
+
+
+def as_vector(x, name: str, n: int | None = None) -> torch.Tensor:
+    """A finite 1-D float64 tensor (of length ``n`` if given)."""
+    t = as_tensor(x, name)
+    if t.dtype == torch.bool:
+        t = t.to(torch.float64)
+    check_ndim(t, 1, name, "(n,)")
+    if n is not None and t.shape[0] != n:
+        raise ValueError(f"{name} must have length {n}, got {t.shape[0]}")
+    t = t.to(torch.float64)
+    check_finite(t, name)
+    return t
+
+
+def as_binary(y, name: str = "y_true", n: int | None = None) -> torch.Tensor:
+    """A 1-D bool tensor from labels in {0, 1} (or bool)."""
+    t = as_tensor(y, name)
+    check_ndim(t, 1, name, "(n,)")
+    if n is not None and t.shape[0] != n:
+        raise ValueError(f"{name} must have length {n}, got {t.shape[0]}")
+    if t.dtype != torch.bool:
+        check_finite(t, name)
+        if not ((t == 0) | (t == 1)).all():
+            raise ValueError(f"{name} must hold binary labels 0/1")
+        t = t == 1
+    return t
+
+
+def check_alpha(alpha: float, name: str = "alpha") -> float:
+    """Raise unless ``0 < alpha < 1``; return it as a float."""
+    a = float(alpha)
+    if not 0.0 < a < 1.0:
+        raise ValueError(f"{name} must lie in the open interval (0, 1), got {alpha}")
+    return a

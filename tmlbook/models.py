@@ -103,3 +103,114 @@ def load_reference_mlp(device: torch.device | str = "cpu") -> MLP:
         state = torch.load(p, map_location="cpu", weights_only=True)
     model.load_state_dict(state)
     return model.to(device).eval()
+
+
+# --- Part III (uncertainty): models with dropout, Bayesian layers, two heads ---
+
+
+class DropoutMLP(nn.Module):
+    """A ReLU MLP with dropout after every hidden layer (for MC dropout).
+
+    Shapes
+    ------
+    ``forward``: (n, n_in) -> (n, n_out)
+    """
+
+    def __init__(
+        self,
+        n_in: int = 64,
+        hidden: tuple[int, ...] = (128, 128),
+        n_out: int = 10,
+        p: float = 0.2,
+    ):
+        super().__init__()
+        if not 0.0 <= p < 1.0:
+            raise ValueError(f"dropout probability p must lie in [0, 1), got {p}")
+        layers: list[nn.Module] = []
+        width = n_in
+        for h in hidden:
+            layers += [nn.Linear(width, h), nn.ReLU(), nn.Dropout(p)]
+            width = h
+        layers.append(nn.Linear(width, n_out))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+class BayesLinear(nn.Module):
+    """A linear layer with a mean-field Gaussian posterior over its weights.
+
+    Each forward pass draws weights w = mu + softplus(rho) * eps with
+    eps ~ N(0, I) (the reparameterisation trick); ``kl()`` is the closed-form
+    KL divergence to the prior N(0, prior_sigma^2 I).
+    """
+
+    def __init__(self, n_in: int, n_out: int, prior_sigma: float = 1.0):
+        super().__init__()
+        self.w_mu = nn.Parameter(torch.randn(n_out, n_in) / n_in**0.5)
+        self.w_rho = nn.Parameter(torch.full((n_out, n_in), -5.0))
+        self.b_mu = nn.Parameter(torch.zeros(n_out))
+        self.b_rho = nn.Parameter(torch.full((n_out,), -5.0))
+        self.prior_sigma = prior_sigma
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        w_sigma = nn.functional.softplus(self.w_rho)
+        b_sigma = nn.functional.softplus(self.b_rho)
+        w = self.w_mu + w_sigma * torch.randn_like(w_sigma)
+        b = self.b_mu + b_sigma * torch.randn_like(b_sigma)
+        return nn.functional.linear(x, w, b)
+
+    def kl(self) -> torch.Tensor:
+        total = torch.zeros(())
+        s0 = self.prior_sigma
+        for mu, rho in ((self.w_mu, self.w_rho), (self.b_mu, self.b_rho)):
+            s = nn.functional.softplus(rho)
+            total = total + (
+                torch.log(s0 / s) + (s**2 + mu**2) / (2 * s0**2) - 0.5
+            ).sum()
+        return total
+
+
+class BayesMLP(nn.Module):
+    """1-D regression ReLU network of :class:`BayesLinear` layers (Bayes by Backprop).
+
+    Shapes
+    ------
+    ``forward``: (n, n_in) -> (n, 1), one posterior sample per call
+    """
+
+    def __init__(self, n_in: int = 1, hidden: int = 50, prior_sigma: float = 1.0):
+        super().__init__()
+        self.l1 = BayesLinear(n_in, hidden, prior_sigma)
+        self.l2 = BayesLinear(hidden, 1, prior_sigma)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.l2(torch.relu(self.l1(x)))
+
+    def kl(self) -> torch.Tensor:
+        return self.l1.kl() + self.l2.kl()
+
+
+class GaussianMLP(nn.Module):
+    """Regression MLP with a mean and a standard-deviation head.
+
+    sigma = softplus(raw) + min_sigma keeps the variance positive.
+
+    Shapes
+    ------
+    ``forward``: (n, n_in) -> (mu (n,), sigma (n,))
+    """
+
+    def __init__(self, n_in: int = 1, hidden: int = 64, min_sigma: float = 1e-3):
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Linear(n_in, hidden), nn.Tanh(), nn.Linear(hidden, hidden), nn.Tanh()
+        )
+        self.head = nn.Linear(hidden, 2)
+        self.min_sigma = min_sigma
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        out = self.head(self.body(x))
+        sigma = nn.functional.softplus(out[:, 1]) + self.min_sigma
+        return out[:, 0], sigma
