@@ -280,21 +280,13 @@ def adversarial_training(
     alpha = check_number(alpha, "alpha")
     steps = check_int(steps, "steps")
     x = check_images(x)
+    pgd = dict(alpha=alpha, steps=steps, random_start=random_start)
     starts = torch.Generator().manual_seed(check_seed(seed))  # seeds of random starts
 
     def adversarial_loss(model, xb, yb, idx):
-        model.eval()
+        model.eval()  # craft the attack on the model as it predicts
         start_seed = int(torch.randint(2**31, (1,), generator=starts))
-        x_adv = pgd_attack(
-            model,
-            xb,
-            yb,
-            eps,
-            alpha=alpha,
-            steps=steps,
-            random_start=random_start,
-            seed=start_seed,
-        )
+        x_adv = pgd_attack(model, xb, yb, eps, seed=start_seed, **pgd)
         model.train()
         return F.cross_entropy(model(x_adv), yb)
 

@@ -49,6 +49,7 @@ from tmlbook.checks import (
     check_seed,
 )
 from tmlbook.data import Split
+from tmlbook.device import get_device
 from tmlbook.models import DomainAdaptNet
 from tmlbook.training import evaluate, fit
 
@@ -708,7 +709,7 @@ def train_domain_adapted(
     """Train a :class:`DomainAdaptNet` on labelled source and unlabelled target data.
 
     :func:`tmlbook.training.fit` visits the source in mini-batches; for each
-    one the loss draws a target mini-batch of the same size (with
+    one the loss draws a target mini-batch of ``batch_size`` points (with
     replacement) and returns :func:`adaptation_loss`.  For ``"dann"`` the
     reversal strength ramps up as ``weight`` * :func:`dann_schedule`
     (progress); for ``"coral"`` the CORAL term is multiplied by ``weight``.
@@ -756,19 +757,21 @@ def train_domain_adapted(
     batches_per_epoch = math.ceil(len(Xs) / bs)
     epochs = math.ceil(steps / batches_per_epoch)
     n_steps = epochs * batches_per_epoch
+    device = torch.device(device) if device is not None else get_device()
+    Xt = Xt.to(device)
     target_gen = torch.Generator().manual_seed(seed + 1)
     step = 0
 
     def loss_fn(model, xb, yb, idx):
         nonlocal step
-        j = torch.randint(len(Xt), (bt,), generator=target_gen)
+        j = torch.randint(len(Xt), (bt,), generator=target_gen).to(device)
         strength = weight
         if method == "dann":
             strength = weight * dann_schedule(step / max(n_steps - 1, 1))
         step += 1
         if len(xb) < 2:
             return None
-        return adaptation_loss(model, xb, yb, Xt[j].to(xb.device), method, strength)
+        return adaptation_loss(model, xb, yb, Xt[j], method, strength)
 
     fit(
         model,
