@@ -213,6 +213,8 @@ def test_fit_without_labels_trains_only_parameters_that_require_grad():
     )
     with pytest.raises(ValueError, match="needs labels"):
         fit(MLP(), torch.rand(5, 64), device="cpu")
+    with pytest.raises(ValueError, match=r"loss_fn must return a tensor of shape \(\)"):
+        fit(MLP(), torch.rand(5, 64), loss_fn=lambda m, xb, yb, i: m(xb), device="cpu")
 
 
 def test_labels_are_checked_against_the_models_outputs():

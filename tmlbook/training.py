@@ -16,6 +16,7 @@ from tmlbook.checks import (
     check_matrix,
     check_model,
     check_model_labels,
+    check_number,
     check_seed,
 )
 from tmlbook.device import get_device, progress_enabled
@@ -103,17 +104,19 @@ def fit(
         ``{"loss": [...]}``: the mean training loss of each epoch (over the
         batches not skipped), plus whatever ``on_epoch_end`` added.
     """
+    check_model(model)
     X = check_matrix(X, "X", "(n, d)")
     epochs = check_int(epochs, "epochs")
     batch_size = check_int(batch_size, "batch_size")
+    lr = check_number(lr, "lr", positive=True)
+    weight_decay = check_number(weight_decay, "weight_decay")
     seed = check_seed(seed)
     if y is None and loss_fn is None:
         raise ValueError("y is None: the default cross-entropy loss needs labels")
     if loss_fn is None:
         loss_fn = cross_entropy_loss
     device = torch.device(device) if device is not None else get_device()
-    model.to(device)
-    _, dtype = check_model(model)
+    _, dtype = check_model(model.to(device))
     X = X.to(device, dtype)
     if y is not None:
         y = as_tensor(y, "y")
@@ -139,6 +142,11 @@ def fit(
                 loss = loss_fn(model, X[idx], yb, idx)
                 if loss is None:
                     continue
+                if not isinstance(loss, torch.Tensor) or loss.dim() != 0:
+                    raise ValueError(
+                        "loss_fn must return a tensor of shape () or None, got "
+                        f"{getattr(loss, 'shape', type(loss).__name__)}"
+                    )
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
