@@ -21,6 +21,7 @@ from tmlbook.cues import (
     gradient_diversity_penalty,
     group_accuracies,
     group_dro_step,
+    group_loss_fn,
     group_weights,
     hsic,
     irm_penalty,
@@ -102,14 +103,17 @@ def test_cue_digits_deterministic():
     assert not torch.equal(a.test.colour, c.test.colour)
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(strength=0.0), "strength"),
-    (dict(rho=1.0), "rho"),
-    (dict(rho=-0.1), "rho"),
-    (dict(digits=(1,)), "digits"),
-    (dict(digits=(1, 1)), "digits"),
-    (dict(digits=(1, 10)), "digits"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(strength=0.0), "strength"),
+        (dict(rho=1.0), "rho"),
+        (dict(rho=-0.1), "rho"),
+        (dict(digits=(1,)), "digits"),
+        (dict(digits=(1, 1)), "digits"),
+        (dict(digits=(1, 10)), "digits"),
+    ],
+)
 def test_cue_digits_bad_input(kwargs, match):
     with pytest.raises(ValueError, match=match):
         make_cue_conflict_digits(**kwargs)
@@ -143,8 +147,13 @@ def test_group_digits_deterministic_and_errors():
     b = make_group_digits(seed=1, n_train=200)
     assert torch.equal(a.train.X, b.train.X) and torch.equal(a.test.a, b.test.a)
     assert tuple(make_group_digits(n_spurious=2, n_train=50).train.X.shape) == (50, 66)
-    for kwargs in (dict(p_agree=1.5), dict(n_train=0), dict(n_train=2000),
-                   dict(n_spurious=0), dict(noise=-1.0)):
+    for kwargs in (
+        dict(p_agree=1.5),
+        dict(n_train=0),
+        dict(n_train=2000),
+        dict(n_spurious=0),
+        dict(noise=-1.0),
+    ):
         with pytest.raises(ValueError):
             make_group_digits(**kwargs)
 
@@ -159,8 +168,10 @@ def test_cue_accuracies_hand_computed():
     model = linear_model(np.eye(3))
     X = torch.tensor([[5.0, 0, 0], [0, 5, 0], [0, 0, 5], [5, 0, 0]])
     # predictions 0, 1, 2, 0
-    labels = {"shape": torch.tensor([0, 2, 2, 1]),   # hits: 1, 0, 1, 0 -> 0.5
-              "colour": torch.tensor([1, 1, 0, 0])}  # hits: 0, 1, 0, 1 -> 0.5
+    labels = {
+        "shape": torch.tensor([0, 2, 2, 1]),  # hits: 1, 0, 1, 0 -> 0.5
+        "colour": torch.tensor([1, 1, 0, 0]),
+    }  # hits: 0, 1, 0, 1 -> 0.5
     out = cue_accuracies(model, X, labels)
     assert out == {"shape": 0.5, "colour": 0.5}
     out = cue_accuracies(model, X, {"all": torch.tensor([0, 1, 2, 0])})
@@ -181,8 +192,8 @@ def test_cue_accuracies_errors():
 def test_group_accuracies_hand_computed():
     model = linear_model(np.eye(2))
     X = torch.tensor([[1.0, 0], [0, 1], [1, 0], [0, 1], [0, 1]])
-    y = torch.tensor([0, 1, 1, 1, 0])           # predictions 0, 1, 0, 1, 1
-    groups = torch.tensor([0, 0, 1, 1, 3])      # group 2 is empty
+    y = torch.tensor([0, 1, 1, 1, 0])  # predictions 0, 1, 0, 1, 1
+    groups = torch.tensor([0, 0, 1, 1, 3])  # group 2 is empty
     accs = group_accuracies(model, X, y, groups, n_groups=4)
     assert accs[0] == 1.0 and accs[1] == 0.5 and accs[3] == 0.0
     assert torch.isnan(accs[2])
@@ -217,11 +228,12 @@ def test_group_dro_step_matches_numpy(eta):
         losses = rng.exponential(size=n)
         groups = rng.integers(0, G, size=n)
         if trial == 0:
-            groups[groups == 2] = 1          # one empty group
+            groups[groups == 2] = 1  # one empty group
         q = rng.dirichlet(np.ones(G))
         ref_loss, ref_q = numpy_group_dro(losses, groups, q, eta)
-        loss, q_new = group_dro_step(torch.tensor(losses), torch.tensor(groups),
-                                     torch.tensor(q), eta)
+        loss, q_new = group_dro_step(
+            torch.tensor(losses), torch.tensor(groups), torch.tensor(q), eta
+        )
         assert abs(float(loss) - ref_loss) < 1e-7
         np.testing.assert_allclose(q_new.numpy(), ref_q, rtol=0, atol=1e-7)
         assert abs(float(q_new.sum()) - 1.0) < 1e-12
@@ -238,8 +250,9 @@ def test_group_dro_step_gradient_and_empty_group():
     loss.backward()
     # d loss / d l_i = q_g / n_g (q is a constant of the step)
     expected = [q_new[0] / 2, q_new[0] / 2, q_new[2] / 1]
-    np.testing.assert_allclose(losses.grad.numpy(), [float(e) for e in expected],
-                               atol=1e-12)
+    np.testing.assert_allclose(
+        losses.grad.numpy(), [float(e) for e in expected], atol=1e-12
+    )
     assert not q_new.requires_grad
 
 
@@ -260,7 +273,7 @@ def test_group_dro_step_errors():
 
 def test_group_weights_closed_form():
     groups = torch.tensor([0, 0, 0, 1, 3, 3])
-    w = group_weights(groups, n_groups=4)        # group 2 empty: 3 present groups
+    w = group_weights(groups, n_groups=4)  # group 2 empty: 3 present groups
     expected = 6 / (3 * np.array([3, 3, 3, 1, 2, 2]))
     np.testing.assert_allclose(w.numpy(), expected, rtol=1e-6)
     totals = [float(w[groups == g].sum()) for g in (0, 1, 3)]
@@ -289,7 +302,7 @@ def irm_ce_closed_form(z, y):
     z = z - z.max(axis=1, keepdims=True)
     p = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
     grad = np.mean((p * z).sum(axis=1) - z[np.arange(len(y)), y])
-    return grad ** 2
+    return grad**2
 
 
 def test_irm_penalty_ce_closed_form_and_finite_difference():
@@ -304,7 +317,7 @@ def test_irm_penalty_ce_closed_form_and_finite_difference():
 
     h = 1e-5
     fd = (risk(1 + h) - risk(1 - h)) / (2 * h)
-    assert abs(pen.item() - fd ** 2) < 1e-6
+    assert abs(pen.item() - fd**2) < 1e-6
 
 
 def test_irm_penalty_mse_closed_form():
@@ -324,7 +337,10 @@ def test_irm_penalty_zero_at_stationary_scale_ce():
     y = rng.integers(0, 3, size=60)
     res = minimize_scalar(
         lambda s: float(F.cross_entropy(torch.tensor(s * z), torch.tensor(y))),
-        bounds=(1e-3, 20), method="bounded", options={"xatol": 1e-12})
+        bounds=(1e-3, 20),
+        method="bounded",
+        options={"xatol": 1e-12},
+    )
     pen_opt = value(irm_penalty(torch.tensor(res.x * z), torch.tensor(y)))
     pen_raw = value(irm_penalty(torch.tensor(z), torch.tensor(y)))
     assert pen_opt < 1e-10 < pen_raw
@@ -338,7 +354,7 @@ def test_irm_penalty_differentiable_and_errors():
     with pytest.raises(ValueError, match="loss"):
         irm_penalty(z, y, loss="hinge")
     with pytest.raises(ValueError):
-        irm_penalty(z.detach()[:, 0], y)          # ce needs (n, K)
+        irm_penalty(z.detach()[:, 0], y)  # ce needs (n, K)
     with pytest.raises(TypeError):
         long = torch.long
         irm_penalty(torch.zeros(3, 2, dtype=long), torch.zeros(3, dtype=long))
@@ -352,14 +368,37 @@ def test_train_group_robust_deterministic_and_history():
         for _ in range(2):
             set_seed(0)
             model = MLP(n_in=72, hidden=(32,), n_out=2)
-            hist = train_group_robust(model, tr.X, tr.y, tr.g, method, epochs=3,
-                                      device="cpu", progress=False)
+            hist = train_group_robust(
+                model, tr.X, tr.y, tr.g, method, epochs=3, device="cpu", progress=False
+            )
             flat = [p.detach().flatten() for p in model.parameters()]
             weights.append(torch.cat(flat))
         assert torch.equal(weights[0], weights[1]), method
         assert len(hist["loss"]) == 3
         assert all(abs(sum(q) - 1) < 1e-9 for q in hist["q"])
     assert "error_set" in hist and hist["error_set"].dtype == torch.int64
+
+
+def test_group_loss_fn_combines_per_sample_losses():
+    model = linear_model([[1.0, -1.0], [0.5, 2.0]])
+    X = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0], [2.0, 0.0]])
+    y = torch.tensor([0, 1, 1, 0])
+    groups = torch.tensor([0, 1, 1, 2])
+    idx = torch.tensor([3, 0, 2])  # a batch, out of order
+    per_sample = F.cross_entropy(model(X[idx]), y[idx], reduction="none")
+    erm, _ = group_loss_fn("erm", groups, 3)
+    torch.testing.assert_close(erm(model, X[idx], y[idx], idx), per_sample.mean())
+    w = torch.tensor([1.0, 2.0, 3.0, 4.0])
+    rw, _ = group_loss_fn("reweight", groups, 3, weights=w)
+    torch.testing.assert_close(
+        rw(model, X[idx], y[idx], idx), (w[idx] * per_sample).mean()
+    )
+    dro, q = group_loss_fn("group_dro", groups, 3, eta=0.5)
+    expected, q_new = group_dro_step(
+        per_sample, groups[idx], torch.full((3,), 1 / 3, dtype=torch.float64), 0.5
+    )
+    torch.testing.assert_close(dro(model, X[idx], y[idx], idx), expected)
+    torch.testing.assert_close(q, q_new)  # carried to the next batch, in place
 
 
 def test_train_group_robust_errors():
@@ -378,8 +417,16 @@ def test_group_dro_with_regularisation_beats_erm(dgroup):
     for method in ("erm", "group_dro"):
         set_seed(0)
         model = MLP(n_in=72, n_out=2)
-        train_group_robust(model, tr.X, tr.y, tr.g, method, weight_decay=1e-2,
-                           device="cpu", progress=False)
+        train_group_robust(
+            model,
+            tr.X,
+            tr.y,
+            tr.g,
+            method,
+            weight_decay=1e-2,
+            device="cpu",
+            progress=False,
+        )
         worst[method] = worst_group_accuracy(model, te.X, te.y, te.g, 4)
     assert worst["group_dro"] >= worst["erm"] + 0.15, worst
 
@@ -401,12 +448,14 @@ def test_gce_limits_and_closed_form():
     assert abs(float(gce_loss(zt, yt, q=1e-8)) - float(ce)) < 1e-6
     # q = 1: 1 - p_y = half the L1 distance to the one-hot label (MAE)
     mae = 0.5 * np.abs(np.eye(4)[y] - p).sum(axis=1)
-    np.testing.assert_allclose(gce_loss(zt, yt, q=1.0, reduction="none").numpy(),
-                               1 - py, atol=1e-12)
-    np.testing.assert_allclose(gce_loss(zt, yt, q=1.0, reduction="none").numpy(),
-                               mae, atol=1e-12)
+    np.testing.assert_allclose(
+        gce_loss(zt, yt, q=1.0, reduction="none").numpy(), 1 - py, atol=1e-12
+    )
+    np.testing.assert_allclose(
+        gce_loss(zt, yt, q=1.0, reduction="none").numpy(), mae, atol=1e-12
+    )
     # q = 0.7: the definition
-    assert abs(float(gce_loss(zt, yt)) - np.mean((1 - py ** 0.7) / 0.7)) < 1e-12
+    assert abs(float(gce_loss(zt, yt)) - np.mean((1 - py**0.7) / 0.7)) < 1e-12
     for q in (0.0, -0.5, 1.5):
         with pytest.raises(ValueError, match="q"):
             gce_loss(zt, yt, q=q)
@@ -435,11 +484,12 @@ def numpy_hsic(X, Y, sx=None, sy=None):
         if s is None:
             s = np.median(d[d > 0])
         sq = ((Z[:, None, :] - Z[None, :, :]) ** 2).sum(-1)
-        return np.exp(-sq / (2 * s ** 2))
+        return np.exp(-sq / (2 * s**2))
 
     K, L = gram(X, sx), gram(Y, sy)
-    tr = ((K * L).sum() - 2.0 / n * (K.sum(1) * L.sum(1)).sum()
-          + K.sum() * L.sum() / n ** 2)
+    tr = (
+        (K * L).sum() - 2.0 / n * (K.sum(1) * L.sum(1)).sum() + K.sum() * L.sum() / n**2
+    )
     return tr / (n - 1) ** 2
 
 
@@ -459,7 +509,7 @@ def test_hsic_independence_and_dependence():
     gen = torch.Generator().manual_seed(0)
     x = torch.randn(200, 1, generator=gen, dtype=torch.float64)
     indep = torch.randn(200, 1, generator=gen, dtype=torch.float64)
-    dep = x ** 2 + 0.1 * torch.randn(200, 1, generator=gen, dtype=torch.float64)
+    dep = x**2 + 0.1 * torch.randn(200, 1, generator=gen, dtype=torch.float64)
     # measured over seeds 0-2: independent 0.0006-0.0023, dependent 0.027-0.034
     assert float(hsic(x, indep)) < 0.005
     assert float(hsic(x, dep)) > 0.02
@@ -495,12 +545,14 @@ def test_gradient_diversity_penalty_linear_closed_form():
     ga, gb = Wa[y.numpy()], Wb[y.numpy()]
     cos = (ga * gb).sum(1) / (np.linalg.norm(ga, axis=1) * np.linalg.norm(gb, axis=1))
     f64 = torch.float64
-    pen = gradient_diversity_penalty(linear_model(Wa, np.zeros(3), f64),
-                                     linear_model(Wb, np.zeros(3), f64), X, y)
-    assert abs(value(pen) - np.mean(cos ** 2)) < 1e-12
+    pen = gradient_diversity_penalty(
+        linear_model(Wa, np.zeros(3), f64), linear_model(Wb, np.zeros(3), f64), X, y
+    )
+    assert abs(value(pen) - np.mean(cos**2)) < 1e-12
     # identical models are maximally similar
-    same = gradient_diversity_penalty(linear_model(Wa, dtype=f64),
-                                      linear_model(Wa, dtype=f64), X, y)
+    same = gradient_diversity_penalty(
+        linear_model(Wa, dtype=f64), linear_model(Wa, dtype=f64), X, y
+    )
     assert abs(value(same) - 1.0) < 1e-12
 
 
@@ -532,4 +584,4 @@ def test_group_dro_step_and_hsic_on_cuda_match_cpu():
     assert abs(float(loss_cpu) - float(loss_gpu)) < 1e-10
     torch.testing.assert_close(q_cpu, q_gpu.cpu(), atol=1e-12, rtol=0)
     X = torch.tensor(rng.normal(size=(20, 2)))
-    torch.testing.assert_close(hsic(X, X ** 2), hsic(X.cuda(), X.cuda() ** 2).cpu())
+    torch.testing.assert_close(hsic(X, X**2), hsic(X.cuda(), X.cuda() ** 2).cpu())

@@ -25,10 +25,11 @@ from tmlbook.robustness import (
     bn_adapt,
     bpda_quantise,
     certify,
-    dct_matrix,
     certify_smoothed,
     contrast_shift,
+    dct_matrix,
     fgsm,
+    fit_with_noise,
     input_gradient,
     jpeg_quantise,
     mean_entropy,
@@ -40,7 +41,7 @@ from tmlbook.robustness import (
     tent_adapt,
     train_bn_mlp,
 )
-from tmlbook.training import evaluate
+from tmlbook.training import evaluate, fit
 
 torch.set_num_threads(1)
 EPSILONS = [0.0, 0.03, 0.05, 0.1, 0.2, 0.3, 0.5]
@@ -62,6 +63,7 @@ def bn_model():
 
 
 # ---------------------------------------------------------------- attacks
+
 
 @pytest.mark.parametrize("attack", [fgsm, pgd_attack])
 @pytest.mark.parametrize("eps", [0.05, 0.2, 0.5])
@@ -94,8 +96,10 @@ def test_robust_accuracy_reference_numbers(ref_model, test_split):
     X, y = test_split
     fg = [robust_accuracy(ref_model, X, y, fgsm, eps=e) for e in (0.05, 0.1, 0.2)]
     np.testing.assert_allclose(fg, [0.837, 0.443, 0.006], atol=0.0015)
-    pg = [robust_accuracy(ref_model, X, y, pgd_attack, eps=e, steps=20,
-                          random_start=True) for e in (0.05, 0.1, 0.2)]
+    pg = [
+        robust_accuracy(ref_model, X, y, pgd_attack, eps=e, steps=20, random_start=True)
+        for e in (0.05, 0.1, 0.2)
+    ]
     np.testing.assert_allclose(pg, [0.831, 0.394, 0.002], atol=0.0015)
 
 
@@ -114,8 +118,14 @@ def test_fgsm_sign_zero_and_true_labels():
 def _art_classifier(model):
     from art.estimators.classification import PyTorchClassifier
 
-    return PyTorchClassifier(model=model, loss=nn.CrossEntropyLoss(), input_shape=(64,),
-                             nb_classes=10, clip_values=(0.0, 1.0), device_type="cpu")
+    return PyTorchClassifier(
+        model=model,
+        loss=nn.CrossEntropyLoss(),
+        input_shape=(64,),
+        nb_classes=10,
+        clip_values=(0.0, 1.0),
+        device_type="cpu",
+    )
 
 
 @pytest.mark.parametrize("eps", EPSILONS)
@@ -123,21 +133,37 @@ def test_fgsm_bit_equal_to_art(eps, ref_model, test_split):
     from art.attacks.evasion import FastGradientMethod
 
     X, y = test_split
-    art = FastGradientMethod(_art_classifier(ref_model), norm=np.inf, eps=eps,
-                             targeted=False, num_random_init=0, batch_size=len(X))
+    art = FastGradientMethod(
+        _art_classifier(ref_model),
+        norm=np.inf,
+        eps=eps,
+        targeted=False,
+        num_random_init=0,
+        batch_size=len(X),
+    )
     expected = art.generate(X.numpy(), y.numpy())
     assert np.array_equal(fgsm(ref_model, X, y, eps).numpy(), expected)
 
 
-@pytest.mark.parametrize("eps,alpha,steps", [(0.05, 0.0125, 20), (0.1, 0.025, 20),
-                                             (0.2, 0.05, 10), (0.3, 0.5, 3)])
+@pytest.mark.parametrize(
+    "eps,alpha,steps",
+    [(0.05, 0.0125, 20), (0.1, 0.025, 20), (0.2, 0.05, 10), (0.3, 0.5, 3)],
+)
 def test_pgd_bit_equal_to_art(eps, alpha, steps, ref_model, test_split):
     from art.attacks.evasion import ProjectedGradientDescent
 
     X, y = test_split
-    art = ProjectedGradientDescent(_art_classifier(ref_model), norm=np.inf, eps=eps,
-                                   eps_step=alpha, max_iter=steps, targeted=False,
-                                   num_random_init=0, batch_size=len(X), verbose=False)
+    art = ProjectedGradientDescent(
+        _art_classifier(ref_model),
+        norm=np.inf,
+        eps=eps,
+        eps_step=alpha,
+        max_iter=steps,
+        targeted=False,
+        num_random_init=0,
+        batch_size=len(X),
+        verbose=False,
+    )
     expected = art.generate(X.numpy(), y.numpy())
     ours = pgd_attack(ref_model, X, y, eps, alpha=alpha, steps=steps)
     assert np.array_equal(ours.numpy(), expected)
@@ -145,9 +171,12 @@ def test_pgd_bit_equal_to_art(eps, alpha, steps, ref_model, test_split):
 
 def test_pgd_default_alpha_and_random_start(ref_model, test_split):
     X, y = test_split.X[:50], test_split.y[:50]
-    torch.testing.assert_close(pgd_attack(ref_model, X, y, 0.1),
-                               pgd_attack(ref_model, X, y, 0.1, alpha=0.025, steps=20),
-                               rtol=0, atol=0)
+    torch.testing.assert_close(
+        pgd_attack(ref_model, X, y, 0.1),
+        pgd_attack(ref_model, X, y, 0.1, alpha=0.025, steps=20),
+        rtol=0,
+        atol=0,
+    )
     a = pgd_attack(ref_model, X, y, 0.1, random_start=True, seed=3)
     b = pgd_attack(ref_model, X, y, 0.1, random_start=True, seed=3)
     c = pgd_attack(ref_model, X, y, 0.1, random_start=True, seed=4)
@@ -209,27 +238,38 @@ def test_attacks_on_cuda_match_cpu(ref_model, test_split):
 
 # ------------------------------------------------------- adversarial training
 
+
 def test_adversarial_training_is_deterministic_and_helps(test_split):
     s = load_digits_splits()
     models = []
     for _ in range(2):
         set_seed(0)
         m = MLP()
-        hist = adversarial_training(m, *s.train_full, eps=0.1, alpha=0.025, steps=7,
-                                    epochs=5, seed=0, progress=False)
+        hist = adversarial_training(
+            m,
+            *s.train_full,
+            eps=0.1,
+            alpha=0.025,
+            steps=7,
+            epochs=5,
+            seed=0,
+            progress=False,
+        )
         models.append(m)
     assert len(hist["loss"]) == 5 and hist["loss"][-1] < hist["loss"][0]
-    for p, q in zip(models[0].parameters(), models[1].parameters()):
+    for p, q in zip(models[0].parameters(), models[1].parameters(), strict=True):
         assert torch.equal(p, q)
     X, y = test_split
     robust = robust_accuracy(models[0], X, y, pgd_attack, eps=0.1, steps=20)
-    standard = robust_accuracy(load_reference_mlp(), X, y, pgd_attack, eps=0.1,
-                               steps=20)
+    standard = robust_accuracy(
+        load_reference_mlp(), X, y, pgd_attack, eps=0.1, steps=20
+    )
     assert robust >= standard + 0.15, (robust, standard)
     assert evaluate(models[0], X, y) >= 0.85
 
 
 # ---------------------------------------------------------------- BPDA
+
 
 def test_bpda_forward_is_quantise_and_gradient_is_identity():
     gen = torch.Generator().manual_seed(0)
@@ -269,12 +309,14 @@ def test_dct_matrix_matches_scipy():
     from scipy.fft import dctn
 
     d = dct_matrix(8)
-    torch.testing.assert_close(d @ d.T, torch.eye(8, dtype=torch.float64), rtol=0,
-                               atol=1e-14)
+    torch.testing.assert_close(
+        d @ d.T, torch.eye(8, dtype=torch.float64), rtol=0, atol=1e-14
+    )
     gen = torch.Generator().manual_seed(0)
     img = torch.rand(8, 8, generator=gen, dtype=torch.float64)
-    np.testing.assert_allclose((d @ img @ d.T).numpy(), dctn(img.numpy(), norm="ortho"),
-                               atol=1e-13)
+    np.testing.assert_allclose(
+        (d @ img @ d.T).numpy(), dctn(img.numpy(), norm="ortho"), atol=1e-13
+    )
 
 
 def test_jpeg_quantise_defence(ref_model, test_split):
@@ -297,6 +339,7 @@ def test_jpeg_quantise_defence(ref_model, test_split):
 
 
 # ---------------------------------------------------------------- NES
+
 
 def test_nes_counts_2n_queries_and_estimates_the_formula():
     """With a black box whose loss is exactly w.x, g_hat = (U^T U / N) w."""
@@ -358,13 +401,17 @@ def test_nes_errors():
 
 # ------------------------------------------------------ randomised smoothing
 
-@pytest.mark.parametrize("counts,n,sigma,alpha", [
-    ([990, 10, 0], 1000, 0.25, 0.001),
-    ([0, 1000, 0], 1000, 0.5, 0.001),
-    ([3, 2, 95], 100, 0.12, 0.05),
-    ([70, 30], 100, 1.0, 0.01),
-    ([5, 0, 0, 0], 5, 0.25, 0.1),
-])
+
+@pytest.mark.parametrize(
+    "counts,n,sigma,alpha",
+    [
+        ([990, 10, 0], 1000, 0.25, 0.001),
+        ([0, 1000, 0], 1000, 0.5, 0.001),
+        ([3, 2, 95], 100, 0.12, 0.05),
+        ([70, 30], 100, 1.0, 0.01),
+        ([5, 0, 0, 0], 5, 0.25, 0.1),
+    ],
+)
 def test_certify_radius_equals_reference(counts, n, sigma, alpha):
     c, radius = certify(np.array(counts), n, sigma, alpha)
     n_a = max(counts)
@@ -377,12 +424,15 @@ def test_certify_radius_equals_reference(counts, n, sigma, alpha):
     assert abs(radius - sigma * norm.ppf(p_low)) <= 1e-9
 
 
-@pytest.mark.parametrize("counts,n,alpha", [
-    ([50, 50], 100, 0.001),
-    ([60, 40], 100, 0.001),   # p_hat 0.6 but p_low ~ 0.44
-    ([0, 0, 10], 10, 0.1),    # p_low = 0.1 ** 0.1 ~ 0.79: certified, see below
-    ([1, 0], 1, 0.5),         # p_low = 0.5 exactly: abstain
-])
+@pytest.mark.parametrize(
+    "counts,n,alpha",
+    [
+        ([50, 50], 100, 0.001),
+        ([60, 40], 100, 0.001),  # p_hat 0.6 but p_low ~ 0.44
+        ([0, 0, 10], 10, 0.1),  # p_low = 0.1 ** 0.1 ~ 0.79: certified, see below
+        ([1, 0], 1, 0.5),  # p_low = 0.5 exactly: abstain
+    ],
+)
 def test_certify_abstains_iff_lower_bound_at_most_half(counts, n, alpha):
     c, radius = certify(np.array(counts), n, 0.25, alpha)
     n_a = max(counts)
@@ -418,7 +468,36 @@ def test_noise_counts_and_certify_smoothed(ref_model, test_split):
     assert c == int(test_split.y[0]) and 0 < r <= r_max + 1e-12
 
 
+def test_noise_counts_rejects_bad_input(ref_model, test_split):
+    x = test_split.X[0]
+    with pytest.raises(ValueError, match="sigma"):
+        noise_counts(ref_model, x, -0.25, 10)
+    with pytest.raises(ValueError, match="n must be"):
+        noise_counts(ref_model, x, 0.25, 0)
+
+
+def test_fit_with_noise_at_sigma_zero_is_fit():
+    """Zero noise is plain ERM: the same weights as fit with the same seed."""
+    s = load_digits_splits()
+    X, y = s.train.X[:300], s.train.y[:300]
+    models = []
+    for train in ("fit", "noise 0", "noise 0.3", "noise 0.3"):
+        set_seed(0)
+        m = MLP(hidden=(16,))
+        if train == "fit":
+            fit(m, X, y, epochs=2, device="cpu", progress=False)
+        else:
+            fit_with_noise(m, X, y, sigma=float(train.split()[1]), epochs=2)
+        models.append(torch.cat([p.detach().flatten() for p in m.parameters()]))
+    assert torch.equal(models[0], models[1])
+    assert not torch.equal(models[1], models[2])
+    assert torch.equal(models[2], models[3])  # seeded noise
+    with pytest.raises(ValueError, match="labels outside"):
+        fit_with_noise(MLP(n_out=3), X, y, sigma=0.1)
+
+
 # -------------------------------------------------- test-time adaptation
+
 
 def test_bn_adapt_sets_test_statistics(bn_model, test_split):
     xs = contrast_shift(test_split.X)
@@ -427,9 +506,12 @@ def test_bn_adapt_sets_test_statistics(bn_model, test_split):
     with torch.no_grad():
         h = first_linear(xs)
     torch.testing.assert_close(first_bn.running_mean, h.mean(0), rtol=1e-5, atol=1e-5)
-    torch.testing.assert_close(first_bn.running_var, h.var(0, unbiased=True),
-                               rtol=1e-4, atol=1e-5)
-    for (k, p), q in zip(bn_model.named_parameters(), adapted.parameters()):
+    torch.testing.assert_close(
+        first_bn.running_var, h.var(0, unbiased=True), rtol=1e-4, atol=1e-5
+    )
+    for (k, p), q in zip(
+        bn_model.named_parameters(), adapted.parameters(), strict=True
+    ):
         assert torch.equal(p, q), k
     assert not adapted.training
 
@@ -440,10 +522,14 @@ def test_tent_updates_only_bn_affine(bn_model, test_split):
     adapted = tent_adapt(bn_model, xs, epochs=2, lr=1e-2)
     for k, v in bn_model.state_dict().items():  # the source model is untouched
         assert torch.equal(v, before[k]), k
-    changed = {k for k, v in adapted.state_dict().items()
-               if v.dtype.is_floating_point and not torch.equal(v, before[k])}
-    bn_names = {f"net.{i}" for i, m in enumerate(bn_model.net)
-                if isinstance(m, nn.BatchNorm1d)}
+    changed = {
+        k
+        for k, v in adapted.state_dict().items()
+        if v.dtype.is_floating_point and not torch.equal(v, before[k])
+    }
+    bn_names = {
+        f"net.{i}" for i, m in enumerate(bn_model.net) if isinstance(m, nn.BatchNorm1d)
+    }
     affine = {f"{b}.{w}" for b in bn_names for w in ("weight", "bias")}
     stats = {f"{b}.{w}" for b in bn_names for w in ("running_mean", "running_var")}
     assert affine <= changed
@@ -468,8 +554,9 @@ def test_adaptation_recovers_contrast_shift(bn_model, test_split):
 
 def test_mean_entropy_closed_form():
     logits = torch.tensor([[0.0, 0.0], [100.0, 0.0]], dtype=torch.float64)
-    torch.testing.assert_close(mean_entropy(logits),
-                               torch.tensor(np.log(2) / 2, dtype=torch.float64))
+    torch.testing.assert_close(
+        mean_entropy(logits), torch.tensor(np.log(2) / 2, dtype=torch.float64)
+    )
 
 
 def test_adaptation_errors(ref_model, test_split):

@@ -59,8 +59,9 @@ def test_density_ratio_matches_scipy_pdf_ratio():
     gen = torch.Generator().manual_seed(0)
     X = torch.randn(50, 2, generator=gen, dtype=torch.float64)
     m = np.array([1.5, -0.5])
-    ref = (stats.multivariate_normal(m, np.eye(2)).pdf(X.numpy())
-           / stats.multivariate_normal(np.zeros(2), np.eye(2)).pdf(X.numpy()))
+    ref = stats.multivariate_normal(m, np.eye(2)).pdf(
+        X.numpy()
+    ) / stats.multivariate_normal(np.zeros(2), np.eye(2)).pdf(X.numpy())
     np.testing.assert_allclose(gaussian_density_ratio(X, m).numpy(), ref, rtol=1e-10)
 
 
@@ -73,8 +74,10 @@ def test_dirichlet_label_shift_keeps_images_and_realises_the_priors():
     counts = torch.bincount(tgt.y, minlength=10).double()
     torch.testing.assert_close(counts / 700, priors, rtol=0, atol=1e-12)
     # every resampled row is an original image of the same class (pure label shift)
-    orig = {(tuple(x.tolist()), int(y)) for x, y in zip(s.test.X, s.test.y)}
-    pairs = zip(tgt.X[:100], tgt.y[:100])
+    orig = {
+        (tuple(x.tolist()), int(y)) for x, y in zip(s.test.X, s.test.y, strict=True)
+    }
+    pairs = zip(tgt.X[:100], tgt.y[:100], strict=True)
     assert all((tuple(x.tolist()), int(y)) in orig for x, y in pairs)
     again, priors2 = dirichlet_label_shift(s.test.X, s.test.y, alpha=1.0, n=700, seed=5)
     assert torch.equal(again.X, tgt.X) and torch.equal(priors, priors2)
@@ -109,7 +112,7 @@ def test_rotated_domains_partition_the_digits():
     originals = {tuple(x.tolist()) for x in torch.cat([s.train_full.X, s.test.X])}
     assert all(tuple(x.tolist()) in originals for x in doms[0].X[:50])
     again = rotated_digits_domains(seed=0)
-    assert all(torch.equal(a.X, b.X) for a, b in zip(doms, again))
+    assert all(torch.equal(a.X, b.X) for a, b in zip(doms, again, strict=True))
     tr, va = train_val_split(doms[1], 0.2, seed=0)
     assert len(va) == 60 and len(tr) == 240
     with pytest.raises(ValueError, match="val_fraction"):
@@ -122,8 +125,11 @@ def test_two_moons_rotation_preserves_distance_to_centre():
     dp = two_moons_shift(n_source=200, n_target=300, angle=35.0, seed=2)
     Xt_raw, yt_raw = make_moons(300, noise=0.1, random_state=2 + 10_000)
     centre = np.array([0.5, 0.25])
-    np.testing.assert_allclose(np.linalg.norm(dp.target.X.numpy() - centre, axis=1),
-                               np.linalg.norm(Xt_raw - centre, axis=1), atol=1e-5)
+    np.testing.assert_allclose(
+        np.linalg.norm(dp.target.X.numpy() - centre, axis=1),
+        np.linalg.norm(Xt_raw - centre, axis=1),
+        atol=1e-5,
+    )
     assert dp.target.y.tolist() == yt_raw.tolist()
     same = two_moons_shift(n_source=200, n_target=300, angle=0.0, seed=2)
     np.testing.assert_allclose(same.target.X.numpy(), Xt_raw, atol=1e-6)
@@ -142,8 +148,9 @@ def test_importance_weights_equal_the_formula():
     assert float(importance_weights(torch.tensor([0.5]), 10, 10)[0]) == 1.0
 
 
-@pytest.mark.parametrize("bad", [[0.0, 0.5], [0.5, 1.0], [-0.1, 0.5], [0.5, 1.2],
-                                 [float("nan"), 0.5]])
+@pytest.mark.parametrize(
+    "bad", [[0.0, 0.5], [0.5, 1.0], [-0.1, 0.5], [0.5, 1.2], [float("nan"), 0.5]]
+)
 def test_importance_weights_reject_probabilities_outside_the_open_interval(bad):
     with pytest.raises(ValueError):
         importance_weights(torch.tensor(bad), 10, 10)
@@ -176,8 +183,11 @@ def test_domain_classifier_recovers_the_true_density_ratio():
 def test_confusion_matrix_joint_matches_sklearn():
     gen = torch.Generator().manual_seed(0)
     y = torch.randint(0, 4, (300,), generator=gen)
-    pred = torch.where(torch.rand(300, generator=gen) < 0.7, y,
-                       torch.randint(0, 4, (300,), generator=gen))
+    pred = torch.where(
+        torch.rand(300, generator=gen) < 0.7,
+        y,
+        torch.randint(0, 4, (300,), generator=gen),
+    )
     ref = confusion_matrix(y.numpy(), pred.numpy(), labels=range(4)).T / 300
     got = confusion_matrix_joint(pred, y, 4).numpy()
     np.testing.assert_allclose(got, ref, atol=1e-15)
@@ -185,8 +195,9 @@ def test_confusion_matrix_joint_matches_sklearn():
 
 def test_bbse_recovers_known_weights_exactly():
     # a known conditional confusion P(yhat | y), source priors and true weights
-    cond = torch.tensor([[0.8, 0.1, 0.05], [0.15, 0.7, 0.15], [0.05, 0.2, 0.8]],
-                        dtype=torch.float64)
+    cond = torch.tensor(
+        [[0.8, 0.1, 0.05], [0.15, 0.7, 0.15], [0.05, 0.2, 0.8]], dtype=torch.float64
+    )
     p_s = torch.tensor([0.5, 0.3, 0.2], dtype=torch.float64)
     q_t = torch.tensor([0.1, 0.3, 0.6], dtype=torch.float64)
     C = cond * p_s  # joint: C[i, j] = P(yhat = i | y = j) p_S(j)
@@ -216,8 +227,9 @@ def test_bbse_singular_and_shape_errors():
 
 
 def test_bbse_target_priors_clip_and_renormalise():
-    q = bbse_target_priors(torch.tensor([2.0, -1.0, 1.0]),
-                           torch.tensor([0.25, 0.25, 0.5]))
+    q = bbse_target_priors(
+        torch.tensor([2.0, -1.0, 1.0]), torch.tensor([0.25, 0.25, 0.5])
+    )
     torch.testing.assert_close(q, torch.tensor([0.5, 0.0, 0.5], dtype=torch.float64))
     with pytest.raises(ValueError, match="sum to 1"):
         bbse_target_priors(torch.ones(2), torch.tensor([0.2, 0.2]))
@@ -242,7 +254,7 @@ def test_reweight_posteriors_equals_bayes_rule_under_the_target_priors():
 def _coral_numpy(a: np.ndarray, b: np.ndarray) -> float:
     d = a.shape[1]
     diff = np.cov(a, rowvar=False, ddof=1) - np.cov(b, rowvar=False, ddof=1)
-    return float((diff ** 2).sum() / (4 * d * d))
+    return float((diff**2).sum() / (4 * d * d))
 
 
 def test_coral_loss_equals_a_direct_numpy_computation():
@@ -277,8 +289,9 @@ def test_grad_reverse_is_identity_forward_and_minus_lambda_backward(lam):
     (g,) = torch.autograd.grad((out * v).sum(), x)
     assert torch.equal(g, -lam * v)
     # the vector-Jacobian product agrees: J^T v = -lam v
-    _, vjp = torch.autograd.functional.vjp(lambda z: grad_reverse(z, lam),
-                                           x.detach(), v)
+    _, vjp = torch.autograd.functional.vjp(
+        lambda z: grad_reverse(z, lam), x.detach(), v
+    )
     assert torch.equal(vjp, -lam * v)
 
 
@@ -313,8 +326,9 @@ def test_adaptation_loss_values_and_reversed_feature_gradient():
     torch.testing.assert_close(adaptation_loss(model, xs, ys, xt, "source", 1.0), ce)
     dann = adaptation_loss(model, xs, ys, xt, "dann", 0.7)
     torch.testing.assert_close(dann, ce + bce)  # the GRL is the identity forward
-    torch.testing.assert_close(adaptation_loss(model, xs, ys, xt, "coral", 2.0),
-                               ce + 2.0 * coral_loss(fs, ft))
+    torch.testing.assert_close(
+        adaptation_loss(model, xs, ys, xt, "coral", 2.0), ce + 2.0 * coral_loss(fs, ft)
+    )
     # DANN: the domain head descends on BCE, the features get -lam times its gradient
     first = model.feature_net[0].weight
     g_dann = torch.autograd.grad(dann, first)[0]
@@ -326,8 +340,11 @@ def test_adaptation_loss_values_and_reversed_feature_gradient():
 
 
 def _params(model: DomainAdaptNet):
-    return [p.detach().clone() for p in
-            list(model.feature_net.parameters()) + list(model.label_head.parameters())]
+    return [
+        p.detach().clone()
+        for p in list(model.feature_net.parameters())
+        + list(model.label_head.parameters())
+    ]
 
 
 def test_training_is_deterministic_and_zero_weight_equals_source_only():
@@ -335,17 +352,21 @@ def test_training_is_deterministic_and_zero_weight_equals_source_only():
     args = (dp.source.X, dp.source.y, dp.target.X)
     src = train_domain_adapted(*args, method="source", steps=40, seed=1, device="cpu")
     again = train_domain_adapted(*args, method="source", steps=40, seed=1, device="cpu")
-    for a, b in zip(_params(src), _params(again)):
+    for a, b in zip(_params(src), _params(again), strict=True):
         assert torch.equal(a, b)
     # with weight 0, no adaptation gradient reaches the features: same network
     for method in ("dann", "coral"):
-        m = train_domain_adapted(*args, method=method, weight=0.0, steps=40, seed=1,
-                                 device="cpu")
-        for a, b in zip(_params(src), _params(m)):
+        m = train_domain_adapted(
+            *args, method=method, weight=0.0, steps=40, seed=1, device="cpu"
+        )
+        for a, b in zip(_params(src), _params(m), strict=True):
             torch.testing.assert_close(a, b, rtol=0, atol=1e-6)
-    dann = train_domain_adapted(*args, method="dann", weight=1.0, steps=40, seed=1,
-                                device="cpu")
-    assert any(not torch.equal(a, b) for a, b in zip(_params(src), _params(dann)))
+    dann = train_domain_adapted(
+        *args, method="dann", weight=1.0, steps=40, seed=1, device="cpu"
+    )
+    assert any(
+        not torch.equal(a, b) for a, b in zip(_params(src), _params(dann), strict=True)
+    )
     with pytest.raises(ValueError, match="method"):
         train_domain_adapted(*args, method="irm")
 

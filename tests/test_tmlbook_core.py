@@ -1,4 +1,6 @@
-"""tmlbook core: device, seeds, data, models, training, foundations."""
+"""tmlbook core: device, seeds, checks, data, models and the training loop."""
+
+import copy
 
 import numpy as np
 import pytest
@@ -6,14 +8,18 @@ import torch
 import torch.nn.functional as F
 
 from tmlbook import get_device, set_seed
-from tmlbook.data import add_corner_cue, as_images, load_digits_splits
-from tmlbook.foundations import (
-    cross_entropy,
-    generalisation_gap,
-    log_softmax,
-    zero_one_risk,
+from tmlbook.checks import (
+    check_int,
+    check_matrix,
+    check_model,
+    check_model_labels,
+    check_number,
+    check_probabilities,
+    check_seed,
+    n_outputs,
 )
-from tmlbook.models import MLP, SmallCNN, load_reference_mlp
+from tmlbook.data import add_corner_cue, as_images, load_digits_splits
+from tmlbook.models import BNMLP, MLP, DomainAdaptNet, SmallCNN, load_reference_mlp
 from tmlbook.training import evaluate, fit, predict_proba
 
 
@@ -88,6 +94,12 @@ def test_as_images_and_cue():
 def test_models_shapes_and_errors():
     x = torch.rand(5, 64)
     assert MLP()(x).shape == (5, 10)
+    assert BNMLP().eval()(x).shape == (5, 10)
+    net = DomainAdaptNet(2, 8, 3)
+    assert net(x[:, :2]).shape == (5, 3)
+    assert net.domain_logit(net.features(x[:, :2])).shape == (5,)
+    with pytest.raises(ValueError, match="BNMLP expects"):
+        BNMLP()(torch.rand(5, 63))
     assert MLP(n_in=65, n_out=2)(torch.rand(5, 65)).shape == (5, 2)
     cnn = SmallCNN()
     assert cnn(x).shape == (5, 10) and cnn(x.reshape(5, 1, 8, 8)).shape == (5, 10)
@@ -109,7 +121,7 @@ def test_fit_is_deterministic_on_cpu():
 
     (m1, h1), (m2, h2) = train(), train()
     assert h1 == h2
-    for a, b in zip(m1.state_dict().values(), m2.state_dict().values()):
+    for a, b in zip(m1.state_dict().values(), m2.state_dict().values(), strict=True):
         assert torch.equal(a, b)
 
 
@@ -122,6 +134,127 @@ def test_fit_rejects_bad_input():
         fit(MLP(), torch.rand(0, 64), torch.zeros(0, dtype=torch.long), progress=False)
 
 
+def test_fit_equals_a_hand_written_adam_loop():
+    """The reference: the textbook loop, written out (seeded order, Adam, mean CE)."""
+    s = load_digits_splits()
+    X, y = s.train.X[:300], s.train.y[:300]
+    set_seed(0)
+    model = MLP(hidden=(16,))
+    reference = copy.deepcopy(model)
+    hist = fit(model, X, y, epochs=2, batch_size=50, lr=1e-2, device="cpu")
+    opt = torch.optim.Adam(reference.parameters(), lr=1e-2)
+    gen = torch.Generator().manual_seed(0)
+    losses = []
+    for _ in range(2):
+        order, total = torch.randperm(300, generator=gen), 0.0
+        for start in range(0, 300, 50):
+            idx = order[start : start + 50]
+            loss = F.cross_entropy(reference(X[idx]), y[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            total += float(loss.detach()) * len(idx)
+        losses.append(total / 300)
+    assert hist["loss"] == losses
+    for a, b in zip(model.parameters(), reference.parameters(), strict=True):
+        assert torch.equal(a, b)
+    assert not model.training
+
+
+def test_fit_loss_hook_sees_batches_skips_none_and_reports_epochs():
+    X = torch.rand(10, 64)
+    y = torch.arange(10) % 3
+    seen, epochs_done = [], []
+
+    def loss_fn(model, xb, yb, idx):
+        assert model.training and len(xb) == len(yb) == len(idx)
+        assert torch.equal(xb, X[idx]) and torch.equal(yb, y[idx])
+        seen.append(idx.clone())
+        if len(idx) < 4:  # the last batch of each epoch (10 = 4 + 4 + 2)
+            return None
+        return F.cross_entropy(model(xb), yb)
+
+    def on_epoch_end(history):
+        epochs_done.append(len(history["loss"]))
+        history.setdefault("epoch", []).append(len(epochs_done))
+
+    hist = fit(
+        MLP(n_out=3),
+        X,
+        y,
+        loss_fn=loss_fn,
+        on_epoch_end=on_epoch_end,
+        epochs=2,
+        batch_size=4,
+        device="cpu",
+    )
+    assert [len(i) for i in seen] == [4, 4, 2, 4, 4, 2]
+    for epoch in (seen[:3], seen[3:]):  # every row once per epoch
+        assert sorted(torch.cat(epoch).tolist()) == list(range(10))
+    assert epochs_done == [1, 2] and hist["epoch"] == [1, 2]
+
+
+def test_fit_without_labels_trains_only_parameters_that_require_grad():
+    model = MLP(hidden=(8,))
+    frozen = model.net[0].weight
+    frozen.requires_grad_(False)
+    before = [p.detach().clone() for p in model.parameters()]
+
+    def entropy(model, xb, yb, idx):
+        assert yb is None
+        p = torch.softmax(model(xb), dim=1)
+        return -(p * p.log()).sum(1).mean()
+
+    fit(model, torch.rand(20, 64), loss_fn=entropy, epochs=1, device="cpu")
+    after = list(model.parameters())
+    assert torch.equal(after[0], before[0])  # frozen
+    assert not all(
+        torch.equal(a, b) for a, b in zip(after[1:], before[1:], strict=True)
+    )
+    with pytest.raises(ValueError, match="needs labels"):
+        fit(MLP(), torch.rand(5, 64), device="cpu")
+    with pytest.raises(ValueError, match=r"loss_fn must return a tensor of shape \(\)"):
+        fit(MLP(), torch.rand(5, 64), loss_fn=lambda m, xb, yb, i: m(xb), device="cpu")
+
+
+def test_labels_are_checked_against_the_models_outputs():
+    X = torch.rand(6, 64)
+    y = torch.tensor([0, 1, 2, 3, 4, 2])
+    # y.max() + 1 = 5 would accept these labels; a 3-class model cannot
+    with pytest.raises(ValueError, match=r"labels outside \[0, 3\)"):
+        fit(MLP(n_out=3), X, y, device="cpu")
+    with pytest.raises(ValueError, match=r"labels outside \[0, 3\)"):
+        evaluate(MLP(n_out=3), X, y)
+    model = MLP(n_out=3).train()
+    check_model_labels(model, X, y % 3)  # fine, and the mode is restored
+    assert model.training and n_outputs(model, X) == 3
+    # labels need not use every class: the model decides K
+    fit(MLP(n_out=10), X, torch.zeros(6, dtype=torch.long), epochs=1, device="cpu")
+
+
+def test_checks_name_the_problem():
+    assert check_int(3, "steps") == 3
+    for bad in (0, 2.5, True, "3"):
+        with pytest.raises(ValueError, match="steps must be an integer >= 1"):
+            check_int(bad, "steps")
+    with pytest.raises(ValueError, match="seed"):
+        check_seed(-1)
+    assert check_number(0, "eps") == 0.0
+    with pytest.raises(TypeError, match="eps must be a number"):
+        check_number("0.1", "eps")
+    for bad in (-1.0, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="eps must be finite and >= 0"):
+            check_number(bad, "eps")
+    with pytest.raises(ValueError, match="sigma must be > 0"):
+        check_number(0.0, "sigma", positive=True)
+    with pytest.raises(ValueError, match="did you pass logits"):
+        check_probabilities(torch.tensor([[2.0, -1.0], [0.3, 0.3]]).abs())
+    with pytest.raises(TypeError, match="torch.nn.Module"):
+        check_model(lambda x: x)
+    with pytest.raises(ValueError, match="empty"):
+        check_matrix(torch.zeros(0, 3))
+
+
 def test_reference_mlp_accuracy_shipped_and_retrained():
     s = load_digits_splits()
     assert evaluate(load_reference_mlp(), *s.test) >= 0.95
@@ -132,40 +265,3 @@ def test_reference_mlp_accuracy_shipped_and_retrained():
     assert acc >= 0.95
     probs = predict_proba(retrained, s.test.X)
     torch.testing.assert_close(probs.sum(1), torch.ones(540))
-
-
-def test_cross_entropy_matches_torch_and_is_stable():
-    gen = torch.Generator().manual_seed(0)
-    logits = torch.randn(50, 7, generator=gen, dtype=torch.float64)
-    y = torch.randint(0, 7, (50,), generator=gen)
-    torch.testing.assert_close(
-        cross_entropy(logits, y), F.cross_entropy(logits, y), rtol=0, atol=1e-12
-    )
-    big = 1000.0 * torch.randn(50, 7, generator=gen, dtype=torch.float64)
-    out = cross_entropy(big, y)
-    assert torch.isfinite(out)
-    torch.testing.assert_close(out, F.cross_entropy(big, y), rtol=0, atol=1e-9)
-    torch.testing.assert_close(
-        log_softmax(big), F.log_softmax(big, dim=1), rtol=0, atol=1e-9
-    )
-
-
-def test_cross_entropy_errors_name_the_problem():
-    with pytest.raises(ValueError, match=r"logits must have shape \(n, K\)"):
-        cross_entropy(torch.zeros(3), torch.zeros(3, dtype=torch.long))
-    with pytest.raises(ValueError, match="labels outside"):
-        cross_entropy(torch.zeros(2, 3), torch.tensor([0, 3]))
-    with pytest.raises(ValueError, match="NaN"):
-        cross_entropy(torch.tensor([[float("nan"), 0.0]]), torch.tensor([0]))
-
-
-def test_generalisation_gap_is_test_minus_train_risk():
-    s = load_digits_splits()
-    model = load_reference_mlp()
-    gap = generalisation_gap(model, s.train, s.test)
-    assert gap == pytest.approx(
-        zero_one_risk(model, *s.test) - zero_one_risk(model, *s.train)
-    )
-    assert gap == pytest.approx(
-        (1 - evaluate(model, *s.test)) - (1 - evaluate(model, *s.train))
-    )

@@ -4,9 +4,12 @@ Every function a chapter shows lives here, so the code a reader sees is the
 code that runs.  Modules, one per topic:
 
 - :mod:`tmlbook.device`       -- ``get_device``, ``set_seed``, quiet progress bars
+- :mod:`tmlbook.checks`       -- every input check, with errors that name the problem
 - :mod:`tmlbook.data`         -- the digits data with fixed splits, shortcut cues
-- :mod:`tmlbook.models`       -- ``MLP`` and ``SmallCNN`` for 8x8 digits
-- :mod:`tmlbook.training`     -- ``fit``, ``evaluate``, ``predict_proba``
+- :mod:`tmlbook.models`       -- every model class: ``MLP``, ``SmallCNN``, ``BNMLP``,
+  ``DomainAdaptNet``
+- :mod:`tmlbook.training`     -- the one training loop ``fit`` (with a loss hook
+  that the topic methods use), ``evaluate``, ``predict_proba``
 - :mod:`tmlbook.foundations`  -- L1: ERM, cross-entropy, generalisation gap
 - :mod:`tmlbook.shift`        -- L2: covariate/label shift, DG protocols, CORAL, DANN
 - :mod:`tmlbook.cues`         -- L3: cue conflicts, spurious groups, Group DRO, JTT, IRM

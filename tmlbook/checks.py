@@ -2,12 +2,17 @@
 
 Every public function checks its inputs with these helpers so that bad input
 raises an error that names the problem instead of returning a wrong number.
+Topic modules do not grow checks of their own: a check that two functions
+need lives here.
 """
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
+from torch import nn
 
 
 def as_tensor(x, name: str, dtype: torch.dtype | None = None) -> torch.Tensor:
@@ -29,15 +34,31 @@ def check_ndim(t: torch.Tensor, ndim: int, name: str, shape_doc: str) -> None:
         )
 
 
-def check_labels(y: torch.Tensor, n: int, n_classes: int, name: str = "y") -> None:
-    """Raise unless ``y`` is a 1-D integer tensor of ``n`` labels in [0, n_classes)."""
+def check_same_features(a: torch.Tensor, b: torch.Tensor, name_a: str, name_b: str):
+    """Raise ``ValueError`` unless the 2-D tensors ``a`` and ``b`` have equal widths."""
+    if a.shape[1] != b.shape[1]:
+        raise ValueError(
+            f"{name_a} has {a.shape[1]} features but {name_b} has {b.shape[1]}"
+        )
+
+
+def check_labels(
+    y: torch.Tensor, n: int, n_classes: int | None, name: str = "y"
+) -> None:
+    """Raise unless ``y`` is a 1-D integer tensor of ``n`` labels in [0, n_classes).
+
+    ``n_classes`` is the number of outputs of the model the labels are meant
+    for (see :func:`check_model_labels`), never ``y.max() + 1``, which would
+    accept any label.  ``None`` checks shape and dtype only, for callers that
+    check the range once the logits are known.
+    """
     if y.dim() != 1 or y.shape[0] != n:
         raise ValueError(
             f"{name} must have shape (n,) with n={n}, got {tuple(y.shape)}"
         )
     if y.dtype.is_floating_point or y.dtype == torch.bool:
         raise TypeError(f"{name} must hold integer class labels, got dtype {y.dtype}")
-    if n and (int(y.min()) < 0 or int(y.max()) >= n_classes):
+    if n_classes is not None and n and (int(y.min()) < 0 or int(y.max()) >= n_classes):
         raise ValueError(
             f"{name} holds labels outside [0, {n_classes}): "
             f"min {int(y.min())}, max {int(y.max())}"
@@ -64,6 +85,195 @@ def check_probabilities(
             f"{name} rows must sum to 1 (largest deviation {worst:.3g}); "
             "did you pass logits instead of probabilities?"
         )
+
+
+def check_matrix(X, name: str = "X", shape_doc: str = "(n, d)") -> torch.Tensor:
+    """``X`` as a tensor; raise unless it is 2-D, non-empty and finite.
+
+    Returns
+    -------
+    torch.Tensor, shape (n, d), n >= 1
+    """
+    X = as_tensor(X, name)
+    check_ndim(X, 2, name, shape_doc)
+    if X.shape[0] == 0:
+        raise ValueError(f"{name} is empty: it has no rows")
+    check_finite(X, name)
+    return X
+
+
+def check_images(x, name: str = "x") -> torch.Tensor:
+    """``x`` as a tensor; raise unless it is a float batch (n, ...) of pixels in [0, 1].
+
+    Returns
+    -------
+    torch.Tensor, shape (n, ...), floating point, values in [0, 1]
+    """
+    x = as_tensor(x, name)
+    if not x.dtype.is_floating_point:
+        raise TypeError(f"{name} must be a floating-point tensor, got dtype {x.dtype}")
+    if x.dim() < 2:
+        raise ValueError(f"{name} must have shape (n, ...), got shape {tuple(x.shape)}")
+    check_finite(x, name)
+    if x.numel() and (float(x.min()) < 0.0 or float(x.max()) > 1.0):
+        raise ValueError(
+            f"{name} must lie in [0, 1] (pixel range), got values in "
+            f"[{float(x.min()):.3g}, {float(x.max()):.3g}]"
+        )
+    return x
+
+
+def check_groups(groups: torch.Tensor, n: int, n_groups: int | None) -> int:
+    """Raise unless ``groups`` holds ``n`` integer group indices in [0, n_groups).
+
+    Returns
+    -------
+    int
+        The number of groups: ``n_groups``, or ``groups.max() + 1`` if it is None.
+    """
+    if groups.dim() != 1 or groups.shape[0] != n:
+        raise ValueError(f"groups must have shape ({n},), got {tuple(groups.shape)}")
+    if groups.dtype.is_floating_point or groups.dtype == torch.bool:
+        raise TypeError(f"groups must hold integer group indices, got {groups.dtype}")
+    if n_groups is None:
+        if n == 0:
+            raise ValueError("cannot infer n_groups from an empty groups tensor")
+        n_groups = int(groups.max()) + 1
+    if n_groups < 1:
+        raise ValueError(f"n_groups must be >= 1, got {n_groups}")
+    if n and (int(groups.min()) < 0 or int(groups.max()) >= n_groups):
+        raise ValueError(
+            f"groups must lie in [0, {n_groups}), got min {int(groups.min())}, "
+            f"max {int(groups.max())}"
+        )
+    return n_groups
+
+
+def check_int(value, name: str, minimum: int = 1) -> int:
+    """``value`` as an int; raise ``ValueError`` unless it is an integer >= minimum."""
+    is_int = isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+    if not is_int or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def check_seed(seed) -> int:
+    """``seed`` as an int; raise ``ValueError`` unless it is a non-negative integer."""
+    is_int = isinstance(seed, (int, np.integer)) and not isinstance(seed, bool)
+    if not is_int or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    return int(seed)
+
+
+def check_number(value, name: str, *, positive: bool = False) -> float:
+    """``value`` as a float; raise unless it is a finite number >= 0 (> 0 if positive).
+
+    Raises
+    ------
+    TypeError
+        If ``value`` is not a real number (a string, a bool, a tensor, ...).
+    ValueError
+        If it is NaN, infinite, negative, or zero when ``positive``.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
+        raise TypeError(f"{name} must be a number, got {type(value).__name__}")
+    value = float(value)
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"{name} must be finite and >= 0, got {value}")
+    if positive and value == 0:
+        raise ValueError(f"{name} must be > 0")
+    return value
+
+
+def check_model(model) -> tuple[torch.device, torch.dtype]:
+    """Raise ``TypeError`` unless ``model`` is an ``nn.Module``.
+
+    Returns
+    -------
+    (torch.device, torch.dtype)
+        Device and dtype of its first parameter (CPU and float32 without any).
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    p = next(model.parameters(), None)
+    if p is None:
+        return torch.device("cpu"), torch.float32
+    return p.device, p.dtype
+
+
+@torch.no_grad()
+def n_outputs(model: nn.Module, X: torch.Tensor) -> int:
+    """The number of outputs (classes) K of ``model``: the width of its logits.
+
+    Runs ``model`` on the first row of ``X`` in evaluation mode (so batch-norm
+    statistics and dropout are untouched) and restores its mode.
+
+    Parameters
+    ----------
+    model : nn.Module
+        Maps (n, ...) inputs to (n, K) logits.
+    X : torch.Tensor, shape (n, ...), n >= 1, on the model's device
+
+    Returns
+    -------
+    int
+    """
+    was_training = model.training
+    model.eval()
+    try:
+        logits = model(X[:1])
+    finally:
+        model.train(was_training)
+    if logits.dim() != 2:
+        raise ValueError(
+            f"model must return logits of shape (n, K), got {tuple(logits.shape)}"
+        )
+    return int(logits.shape[1])
+
+
+def check_model_labels(
+    model: nn.Module, X: torch.Tensor, y: torch.Tensor, name: str = "y"
+) -> None:
+    """Raise unless ``y`` holds one label per row of ``X`` in [0, K).
+
+    K is the model's number of outputs (:func:`n_outputs`), so a label the
+    model cannot predict is an error, not a silently ignored class.
+
+    Parameters
+    ----------
+    model : nn.Module
+    X : torch.Tensor, shape (n, ...), on the model's device
+    y : torch.Tensor, shape (n,), integer labels
+    """
+    check_labels(y, X.shape[0], n_outputs(model, X), name)
+
+
+def check_accuracy_grid(val_acc, test_acc) -> tuple[np.ndarray, np.ndarray]:
+    """Validate the leave-one-domain-out grid of :func:`tmlbook.shift.lodo_grid`.
+
+    Parameters
+    ----------
+    val_acc : array, shape (H, T, T), T >= 2, finite
+    test_acc : array, shape (H, T), finite
+
+    Returns
+    -------
+    (numpy.ndarray, numpy.ndarray)
+        Both as float64 arrays.
+    """
+    val_acc = np.asarray(val_acc, dtype=np.float64)
+    test_acc = np.asarray(test_acc, dtype=np.float64)
+    if val_acc.ndim != 3 or val_acc.shape[1] != val_acc.shape[2]:
+        raise ValueError(f"val_acc must have shape (H, T, T), got {val_acc.shape}")
+    if test_acc.shape != val_acc.shape[:2]:
+        raise ValueError(
+            f"test_acc must have shape {val_acc.shape[:2]}, got {test_acc.shape}"
+        )
+    if val_acc.shape[1] < 2:
+        raise ValueError("need at least two domains")
+    if not (np.isfinite(val_acc).all() and np.isfinite(test_acc).all()):
+        raise ValueError("val_acc and test_acc must be finite")
+    return val_acc, test_acc
 
 
 # --- Part III (uncertainty): shared validation of probabilities, scores, levels ---

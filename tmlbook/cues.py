@@ -13,7 +13,8 @@ book's sections 2.8-2.14:
   :func:`group_dro_step` (online Group DRO); :func:`jtt_upweight` (Just Train
   Twice, which needs no group labels for training) and :func:`irm_penalty`
   (IRMv1, with environments instead of groups).  :func:`train_group_robust`
-  trains a model with ERM, reweighting, Group DRO or JTT.
+  trains a model with ERM, reweighting, Group DRO or JTT: one call of
+  :func:`tmlbook.training.fit` with the batch loss of :func:`group_loss_fn`.
 - Scenario 2 (the bias type is known): :func:`gce_loss` and
   :func:`lff_weights` (Learning from Failure), :func:`hsic` (the dependence
   measure behind ReBias).
@@ -32,12 +33,19 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 from torch import nn
-from tqdm.auto import tqdm
 
-from tmlbook.checks import as_tensor, check_finite, check_labels, check_ndim
+from tmlbook.checks import (
+    as_tensor,
+    check_finite,
+    check_groups,
+    check_int,
+    check_labels,
+    check_matrix,
+    check_ndim,
+)
 from tmlbook.data import load_digits_splits
-from tmlbook.device import get_device, progress_enabled
-from tmlbook.training import predict_proba
+from tmlbook.device import get_device
+from tmlbook.training import fit, predict_proba
 
 METHODS = ("erm", "reweight", "group_dro", "jtt")
 
@@ -82,8 +90,9 @@ class CueDigits:
     test: CueSplit
 
 
-def _off_diagonal(labels: torch.Tensor, n_classes: int,
-                  gen: torch.Generator) -> torch.Tensor:
+def _off_diagonal(
+    labels: torch.Tensor, n_classes: int, gen: torch.Generator
+) -> torch.Tensor:
     """A uniformly random label different from each entry of ``labels``."""
     shift = torch.randint(1, n_classes, labels.shape, generator=gen)
     return (labels + shift) % n_classes
@@ -131,8 +140,11 @@ def make_cue_conflict_digits(
     if not 0.0 <= rho < 1.0:
         raise ValueError(f"rho must lie in [0, 1), got {rho}")
     digits = tuple(int(d) for d in digits)
-    if len(digits) < 2 or len(set(digits)) != len(digits) or not all(
-            0 <= d <= 9 for d in digits):
+    if (
+        len(digits) < 2
+        or len(set(digits)) != len(digits)
+        or not all(0 <= d <= 9 for d in digits)
+    ):
         raise ValueError(f"digits must be >= 2 distinct digits in 0..9, got {digits}")
     k = len(digits)
     splits = load_digits_splits()
@@ -272,12 +284,10 @@ def make_group_digits(
 # ---------------------------------------------------------------------------
 
 
-def _predictions(model: nn.Module, X: torch.Tensor) -> torch.Tensor:
-    X = as_tensor(X, "X")
-    check_ndim(X, 2, "X", "(n, d)")
-    if X.shape[0] == 0:
-        raise ValueError("X is empty: nothing to evaluate")
-    return predict_proba(model, X).argmax(dim=1)
+def _predictions(model: nn.Module, X: torch.Tensor) -> tuple[torch.Tensor, int]:
+    """The model's predicted classes on ``X``, shape (n,), and its number of outputs."""
+    probs = predict_proba(model, check_matrix(X, "X"))
+    return probs.argmax(dim=1), probs.shape[1]
 
 
 def cue_accuracies(
@@ -308,34 +318,13 @@ def cue_accuracies(
     """
     if not isinstance(labels_by_cue, dict) or not labels_by_cue:
         raise TypeError("labels_by_cue must be a non-empty dict {cue name: labels}")
-    pred = _predictions(model, X)
+    pred, n_classes = _predictions(model, X)
     out = {}
     for cue, labels in labels_by_cue.items():
         labels = as_tensor(labels, f"labels_by_cue[{cue!r}]").cpu()
-        n_classes = int(labels.max()) + 1 if labels.numel() else 1
         check_labels(labels, len(pred), n_classes, name=f"labels_by_cue[{cue!r}]")
         out[cue] = float((pred == labels).float().mean())
     return out
-
-
-def _check_groups(groups: torch.Tensor, n: int, n_groups: int | None) -> int:
-    """Validate group indices; return the number of groups."""
-    if groups.dim() != 1 or groups.shape[0] != n:
-        raise ValueError(f"groups must have shape ({n},), got {tuple(groups.shape)}")
-    if groups.dtype.is_floating_point or groups.dtype == torch.bool:
-        raise TypeError(f"groups must hold integer group indices, got {groups.dtype}")
-    if n_groups is None:
-        if n == 0:
-            raise ValueError("cannot infer n_groups from an empty groups tensor")
-        n_groups = int(groups.max()) + 1
-    if n_groups < 1:
-        raise ValueError(f"n_groups must be >= 1, got {n_groups}")
-    if n and (int(groups.min()) < 0 or int(groups.max()) >= n_groups):
-        raise ValueError(
-            f"groups must lie in [0, {n_groups}), got min {int(groups.min())}, "
-            f"max {int(groups.max())}"
-        )
-    return n_groups
 
 
 def group_accuracies(
@@ -361,11 +350,11 @@ def group_accuracies(
     torch.Tensor, shape (n_groups,), float64
         Accuracy per group; ``nan`` for a group without samples.
     """
-    pred = _predictions(model, X)
+    pred, n_classes = _predictions(model, X)
     y = as_tensor(y, "y").cpu()
-    check_labels(y, len(pred), n_classes=int(y.max()) + 1)
+    check_labels(y, len(pred), n_classes)
     groups = as_tensor(groups, "groups").cpu()
-    n_groups = _check_groups(groups, len(pred), n_groups)
+    n_groups = check_groups(groups, len(pred), n_groups)
     correct = (pred == y).double()
     hits = torch.zeros(n_groups, dtype=torch.float64).index_add_(0, groups, correct)
     counts = torch.bincount(groups, minlength=n_groups).double()
@@ -407,7 +396,7 @@ def group_weights(groups: torch.Tensor, n_groups: int | None = None) -> torch.Te
     groups = as_tensor(groups, "groups")
     if groups.dim() == 1 and groups.shape[0] == 0:
         raise ValueError("groups is empty")
-    n_groups = _check_groups(groups, groups.shape[0], n_groups)
+    n_groups = check_groups(groups, groups.shape[0], n_groups)
     counts = torch.bincount(groups, minlength=n_groups).to(torch.float32)
     present = int((counts > 0).sum())
     return groups.shape[0] / (present * counts[groups])
@@ -454,7 +443,7 @@ def group_dro_step(
     if losses.shape[0] == 0:
         raise ValueError("losses is empty: a Group DRO step needs at least one sample")
     check_finite(losses, "losses")
-    n_groups = _check_groups(groups, losses.shape[0], q.shape[0])
+    n_groups = check_groups(groups, losses.shape[0], q.shape[0])
     if not q.dtype.is_floating_point or (q < 0).any() or abs(float(q.sum()) - 1) > 1e-5:
         raise ValueError("q must be a non-negative float vector that sums to 1")
     if eta < 0:
@@ -500,8 +489,9 @@ def jtt_upweight(correct: torch.Tensor, lambda_up: float) -> torch.Tensor:
     return w
 
 
-def irm_penalty(logits: torch.Tensor, y: torch.Tensor,
-                loss: str = "ce") -> torch.Tensor:
+def irm_penalty(
+    logits: torch.Tensor, y: torch.Tensor, loss: str = "ce"
+) -> torch.Tensor:
     """The IRMv1 penalty of one environment (Arjovsky et al. 2019).
 
     With a dummy scalar classifier w multiplying the model's output, the
@@ -549,7 +539,7 @@ def irm_penalty(logits: torch.Tensor, y: torch.Tensor,
     else:
         raise ValueError(f"loss must be 'ce' or 'mse', got {loss!r}")
     (grad,) = torch.autograd.grad(risk, [scale], create_graph=True)
-    return grad ** 2
+    return grad**2
 
 
 # ---------------------------------------------------------------------------
@@ -557,35 +547,54 @@ def irm_penalty(logits: torch.Tensor, y: torch.Tensor,
 # ---------------------------------------------------------------------------
 
 
-def _train_loop(model, X, y, groups, n_groups, weights, method, *, epochs, lr,
-                batch_size, weight_decay, eta, seed, device, progress, desc):
-    opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
-    gen = torch.Generator().manual_seed(seed)
-    q = torch.full((n_groups,), 1.0 / n_groups, dtype=torch.float64, device=device)
-    history: dict[str, list] = {"loss": [], "q": []}
-    model.to(device).train()
-    bar = tqdm(range(epochs), desc=desc, disable=not progress_enabled(progress),
-               leave=False)
-    for _ in bar:
-        order = torch.randperm(X.shape[0], generator=gen).to(device)
-        total = 0.0
-        for start in range(0, X.shape[0], batch_size):
-            idx = order[start:start + batch_size]
-            per_sample = F.cross_entropy(model(X[idx]), y[idx], reduction="none")
-            if method == "group_dro":
-                loss, q = group_dro_step(per_sample, groups[idx], q, eta)
-            elif weights is not None:
-                loss = (weights[idx] * per_sample).mean()
-            else:
-                loss = per_sample.mean()
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            total += float(loss.detach()) * len(idx)
-        history["loss"].append(total / X.shape[0])
-        history["q"].append(q.cpu().tolist())
-    model.eval()
-    return history
+def group_loss_fn(
+    method: str,
+    groups: torch.Tensor,
+    n_groups: int = 1,
+    weights: torch.Tensor | None = None,
+    eta: float = 0.1,
+):
+    """The mini-batch loss of ERM, reweighting, Group DRO or JTT, for ``fit``.
+
+    All four methods share :func:`tmlbook.training.fit`; they differ only in
+    how the per-sample cross-entropies l_i of a batch are combined: the mean
+    (``"erm"``), the mean of ``weights[i] * l_i`` (``"reweight"``, ``"jtt"``),
+    or :func:`group_dro_step`, whose weights q start uniform and are carried
+    from batch to batch (``"group_dro"``).
+
+    Parameters
+    ----------
+    method : {"erm", "reweight", "group_dro", "jtt"}
+    groups : torch.Tensor, shape (n,), int64 in [0, n_groups)
+        Group of every training row (used by Group DRO only).
+    n_groups : int
+    weights : torch.Tensor, shape (n,), optional
+        Per-sample weights of every training row (reweighting, JTT).
+    eta : float
+        Group DRO step size.
+
+    Returns
+    -------
+    loss_fn : callable
+        ``loss_fn(model, xb, yb, idx) -> loss`` of shape (), for ``fit``.
+    q : torch.Tensor, shape (n_groups,), float64
+        Group DRO's current weights, updated in place by ``loss_fn``.
+    """
+    q = torch.full(
+        (n_groups,), 1.0 / n_groups, dtype=torch.float64, device=groups.device
+    )
+
+    def loss_fn(model, xb, yb, idx):
+        per_sample = F.cross_entropy(model(xb), yb, reduction="none")
+        if method == "group_dro":
+            loss, q_new = group_dro_step(per_sample, groups[idx], q, eta)
+            q.copy_(q_new)
+            return loss
+        if weights is not None:
+            return (weights[idx] * per_sample).mean()
+        return per_sample.mean()
+
+    return loss_fn, q
 
 
 def train_group_robust(
@@ -609,9 +618,9 @@ def train_group_robust(
 ) -> dict[str, list]:
     """Train ``model`` in place with ERM, group reweighting, Group DRO or JTT.
 
-    Adam on per-sample cross-entropy, mini-batches drawn by a generator seeded
-    with ``seed`` (as :func:`tmlbook.training.fit`).  The methods differ only
-    in how the per-sample losses of a batch are combined:
+    :func:`tmlbook.training.fit` (Adam, mini-batches drawn by a generator
+    seeded with ``seed``) with the loss of :func:`group_loss_fn`.  The
+    methods differ only in how the per-sample losses of a batch are combined:
 
     ``"erm"``        mean loss;
     ``"reweight"``   mean of ``group_weights(groups) * loss``;
@@ -651,41 +660,42 @@ def train_group_robust(
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-    X = as_tensor(X, "X")
-    y = as_tensor(y, "y")
-    check_ndim(X, 2, "X", "(n, d)")
-    if X.shape[0] == 0:
-        raise ValueError("X is empty: nothing to train on")
-    check_labels(y, X.shape[0], n_classes=int(y.max()) + 1)
-    if epochs < 1 or batch_size < 1 or jtt_epochs < 1:
-        raise ValueError("epochs, batch_size and jtt_epochs must be >= 1")
+    X = check_matrix(X, "X")
+    jtt_epochs = check_int(jtt_epochs, "jtt_epochs")
     if method in ("reweight", "group_dro"):
         if groups is None:
             raise ValueError(f"method {method!r} needs group labels: pass groups=")
         groups = as_tensor(groups, "groups")
-        n_groups = _check_groups(groups, X.shape[0], n_groups)
+        n_groups = check_groups(groups, X.shape[0], n_groups)
     else:
-        groups = torch.zeros(X.shape[0], dtype=torch.int64)
-        n_groups = 1
+        groups, n_groups = torch.zeros(X.shape[0], dtype=torch.int64), 1
     device = torch.device(device) if device is not None else get_device()
-    X, y = X.to(device, torch.float32), y.to(device)
     groups = groups.to(device)
-    kwargs = dict(epochs=epochs, lr=lr, batch_size=batch_size,
-                  weight_decay=weight_decay, eta=eta, seed=seed, device=device,
-                  progress=progress)
-    weights = None
-    error_set = None
+    budget = dict(
+        epochs=epochs,
+        lr=lr,
+        batch_size=batch_size,
+        weight_decay=weight_decay,
+        seed=seed,
+        device=device,
+        progress=progress,
+    )
+    weights = error_set = None
     if method == "reweight":
         weights = group_weights(groups, n_groups)
     elif method == "jtt":
         stage1 = copy.deepcopy(model)
-        _train_loop(stage1, X, y, groups, 1, None, "erm", desc="jtt stage 1",
-                    **dict(kwargs, epochs=jtt_epochs))
-        correct = predict_proba(stage1, X).argmax(dim=1).to(device) == y
-        weights = jtt_upweight(correct, lambda_up)
-        error_set = torch.nonzero(~correct)[:, 0].cpu()
-    history = _train_loop(model, X, y, groups, n_groups, weights, method,
-                          desc=method, **kwargs)
+        erm_loss, _ = group_loss_fn("erm", groups)
+        fit(stage1, X, y, loss_fn=erm_loss, **dict(budget, epochs=jtt_epochs))
+        correct = predict_proba(stage1, X).argmax(dim=1) == as_tensor(y, "y").cpu()
+        weights = jtt_upweight(correct, lambda_up).to(device)
+        error_set = torch.nonzero(~correct)[:, 0]
+    loss_fn, q = group_loss_fn(method, groups, n_groups, weights, eta)
+
+    def record_q(history):
+        history.setdefault("q", []).append(q.cpu().tolist())
+
+    history = fit(model, X, y, loss_fn=loss_fn, on_epoch_end=record_q, **budget)
     if error_set is not None:
         history["error_set"] = error_set
     return history
@@ -696,8 +706,9 @@ def train_group_robust(
 # ---------------------------------------------------------------------------
 
 
-def gce_loss(logits: torch.Tensor, y: torch.Tensor, q: float = 0.7,
-             reduction: str = "mean") -> torch.Tensor:
+def gce_loss(
+    logits: torch.Tensor, y: torch.Tensor, q: float = 0.7, reduction: str = "mean"
+) -> torch.Tensor:
     """Generalised cross-entropy (Zhang & Sabuncu 2018)::
 
         GCE(p, y) = (1 - p_y^q) / q,    p = softmax(logits).
@@ -757,15 +768,19 @@ def lff_weights(loss_biased: torch.Tensor, loss_debiased: torch.Tensor) -> torch
     ld = as_tensor(loss_debiased, "loss_debiased").detach()
     check_ndim(lb, 1, "loss_biased", "(n,)")
     if ld.shape != lb.shape:
-        raise ValueError(f"loss_debiased must have shape {tuple(lb.shape)}, "
-                         f"got {tuple(ld.shape)}")
+        raise ValueError(
+            f"loss_debiased must have shape {tuple(lb.shape)}, got {tuple(ld.shape)}"
+        )
     check_finite(lb, "loss_biased")
     check_finite(ld, "loss_debiased")
     if (lb < 0).any() or (ld < 0).any():
         raise ValueError("losses must be non-negative")
     total = lb + ld
-    return torch.where(total > 0, lb / total.clamp(min=torch.finfo(lb.dtype).tiny),
-                       torch.full_like(lb, 0.5))
+    return torch.where(
+        total > 0,
+        lb / total.clamp(min=torch.finfo(lb.dtype).tiny),
+        torch.full_like(lb, 0.5),
+    )
 
 
 def _gaussian_gram(Z: torch.Tensor, sigma: float | None) -> torch.Tensor:
@@ -777,11 +792,15 @@ def _gaussian_gram(Z: torch.Tensor, sigma: float | None) -> torch.Tensor:
         sigma = float(torch.quantile(positive.sqrt(), 0.5)) if len(positive) else 1.0
     if sigma <= 0:
         raise ValueError(f"kernel bandwidth must be positive, got {sigma}")
-    return torch.exp(-d2 / (2.0 * sigma ** 2))
+    return torch.exp(-d2 / (2.0 * sigma**2))
 
 
-def hsic(X: torch.Tensor, Y: torch.Tensor, sigma_x: float | None = None,
-         sigma_y: float | None = None) -> torch.Tensor:
+def hsic(
+    X: torch.Tensor,
+    Y: torch.Tensor,
+    sigma_x: float | None = None,
+    sigma_y: float | None = None,
+) -> torch.Tensor:
     """Biased HSIC estimator with Gaussian kernels (Gretton et al. 2005)::
 
         HSIC_b = tr(K H L H) / (n - 1)^2,   H = I - 11^T / n,
@@ -814,8 +833,9 @@ def hsic(X: torch.Tensor, Y: torch.Tensor, sigma_x: float | None = None,
     check_ndim(X, 2, "X", "(n,) or (n, d_x)")
     check_ndim(Y, 2, "Y", "(n,) or (n, d_y)")
     if X.shape[0] != Y.shape[0]:
-        raise ValueError(f"X and Y need the same number of rows, got {X.shape[0]} "
-                         f"and {Y.shape[0]}")
+        raise ValueError(
+            f"X and Y need the same number of rows, got {X.shape[0]} and {Y.shape[0]}"
+        )
     n = X.shape[0]
     if n < 2:
         raise ValueError(f"HSIC needs at least 2 samples, got {n}")
@@ -859,15 +879,15 @@ def gradient_diversity_penalty(
     torch.Tensor, shape (), in [0, 1]; differentiable w.r.t. both models'
     parameters.
     """
-    X = as_tensor(X, "X")
+    X = check_matrix(X, "X")
     y = as_tensor(y, "y")
-    check_ndim(X, 2, "X", "(n, d)")
-    check_labels(y.cpu(), X.shape[0], n_classes=int(y.max()) + 1)
     x = X.detach().clone().requires_grad_(True)
     grads = []
     for model in (model_a, model_b):
-        picked = model(x).gather(1, y.to(x.device).view(-1, 1)).sum()
+        logits = model(x)
+        check_labels(y.cpu(), X.shape[0], logits.shape[1])
+        picked = logits.gather(1, y.to(x.device).view(-1, 1)).sum()
         (g,) = torch.autograd.grad(picked, [x], create_graph=True)
         grads.append(g)
     cos = F.cosine_similarity(grads[0], grads[1], dim=1, eps=1e-12)
-    return (cos ** 2).mean()
+    return (cos**2).mean()

@@ -31,7 +31,6 @@ from sklearn.model_selection import train_test_split
 from tmlbook.checks import as_tensor, check_ndim
 
 N_PIXELS = 64
-N_CLASSES = 10
 TEST_SIZE = 540
 VAL_SIZE = 357
 

@@ -8,6 +8,8 @@ import random
 import numpy as np
 import torch
 
+from tmlbook.checks import check_seed
+
 _VALID_DEVICES = ("cpu", "cuda")
 
 
@@ -51,11 +53,10 @@ def set_seed(seed: int) -> None:
     seed : int
         A non-negative integer.
     """
-    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
-    random.seed(int(seed))
-    np.random.seed(int(seed))
-    torch.manual_seed(int(seed))
+    seed = check_seed(seed)
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
 
 
 def progress_enabled(progress: bool | None = None) -> bool:

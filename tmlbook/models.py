@@ -1,4 +1,10 @@
-"""Small models for the 8x8 digits: an MLP and a CNN."""
+"""Every model class of the book: small networks for the 8x8 digits and toy data.
+
+- :class:`MLP`             the reference ReLU MLP ("M-mlp": 64-128-128-10)
+- :class:`SmallCNN`        conv16-conv32-GAP-linear, for CAM / Grad-CAM
+- :class:`BNMLP`           the MLP with batch norm, for test-time adaptation (L4)
+- :class:`DomainAdaptNet`  features, label head and domain head, for DANN (L2)
+"""
 
 from __future__ import annotations
 
@@ -81,6 +87,69 @@ class SmallCNN(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.features(x).mean(dim=(2, 3)))
+
+
+class BNMLP(nn.Module):
+    """A ReLU MLP with batch normalisation after each hidden linear layer.
+
+    64-128-BN-ReLU-128-BN-ReLU-10 by default; the model for test-time
+    adaptation, whose only test-time knobs are the BN statistics and the BN
+    affine parameters (gamma, beta).
+
+    Shapes
+    ------
+    ``forward``: (n, n_in) -> logits (n, n_out)
+    """
+
+    def __init__(
+        self, n_in: int = 64, hidden: tuple[int, ...] = (128, 128), n_out: int = 10
+    ):
+        super().__init__()
+        layers: list[nn.Module] = []
+        width = n_in
+        for h in hidden:
+            layers += [nn.Linear(width, h), nn.BatchNorm1d(h), nn.ReLU()]
+            width = h
+        layers.append(nn.Linear(width, n_out))
+        self.net = nn.Sequential(*layers)
+        self.n_in = n_in
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() != 2 or x.shape[1] != self.n_in:
+            raise ValueError(
+                f"BNMLP expects inputs of shape (n, {self.n_in}), got {tuple(x.shape)}"
+            )
+        return self.net(x)
+
+
+class DomainAdaptNet(nn.Module):
+    """Feature extractor, label head and domain head for 2-D toy data.
+
+    Shapes
+    ------
+    ``features``: (n, n_in) -> (n, hidden)
+    ``forward``: (n, n_in) -> label logits (n, n_classes)
+    ``domain_logit``: features (n, hidden) -> (n,)
+    """
+
+    def __init__(self, n_in: int = 2, hidden: int = 32, n_classes: int = 2):
+        super().__init__()
+        self.feature_net = nn.Sequential(
+            nn.Linear(n_in, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU()
+        )
+        self.label_head = nn.Linear(hidden, n_classes)
+        self.domain_head = nn.Sequential(
+            nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, 1)
+        )
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.feature_net(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.label_head(self.features(x))
+
+    def domain_logit(self, f: torch.Tensor) -> torch.Tensor:
+        return self.domain_head(f).squeeze(1)
 
 
 REFERENCE_WEIGHTS = "mlp_digits.pt"

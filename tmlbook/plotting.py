@@ -33,24 +33,3 @@ def show_digits(X: torch.Tensor, titles=None, ncols: int = 8, scale: float = 1.2
                 ax.set_title(str(titles[i]), fontsize=9)
     fig.tight_layout()
     return fig
-
-
-def bar_compare(values: dict[str, float], ylabel: str, title: str = "", ax=None):
-    """A labelled bar chart of a few numbers (values printed on the bars)."""
-    if ax is None:
-        _, ax = plt.subplots(figsize=(5, 3))
-    names = list(values)
-    bars = ax.bar(names, [values[k] for k in names], color="tab:blue")
-    for b, k in zip(bars, names):
-        ax.annotate(
-            f"{values[k]:.2f}",
-            (b.get_x() + b.get_width() / 2, b.get_height()),
-            ha="center",
-            va="bottom",
-            fontsize=9,
-        )
-    ax.set_ylabel(ylabel)
-    ax.set_ylim(0, 1.1)
-    if title:
-        ax.set_title(title)
-    return ax

@@ -34,67 +34,38 @@ import torch.nn.functional as F
 from scipy.stats import beta, norm
 from torch import nn
 
-from tmlbook.checks import as_tensor, check_finite, check_labels, check_ndim
-from tmlbook.device import progress_enabled
+from tmlbook.checks import (
+    as_tensor,
+    check_finite,
+    check_images,
+    check_int,
+    check_labels,
+    check_matrix,
+    check_model,
+    check_ndim,
+    check_number,
+    check_seed,
+)
+from tmlbook.data import load_digits_splits
+from tmlbook.device import set_seed
+from tmlbook.models import BNMLP
+from tmlbook.training import fit
 
 ABSTAIN = -1
 """The class :func:`certify` returns when it cannot certify any class."""
 
 
 # ----------------------------------------------------------------------------
-# Input checks shared by the attacks
+# Pieces shared by the attacks
 # ----------------------------------------------------------------------------
-
-def _check_eps(eps, name: str = "eps") -> float:
-    if isinstance(eps, bool) or not isinstance(eps, (int, float, np.number)):
-        raise TypeError(f"{name} must be a number, got {type(eps).__name__}")
-    eps = float(eps)
-    if not math.isfinite(eps) or eps < 0:
-        raise ValueError(f"{name} must be finite and >= 0, got {eps}")
-    return eps
-
-
-def _check_positive_int(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
-    return int(value)
-
-
-def _check_images(x, name: str = "x") -> torch.Tensor:
-    x = as_tensor(x, name)
-    if not x.dtype.is_floating_point:
-        raise TypeError(f"{name} must be a floating-point tensor, got dtype {x.dtype}")
-    if x.dim() < 2:
-        raise ValueError(f"{name} must have shape (n, ...), got shape {tuple(x.shape)}")
-    check_finite(x, name)
-    if x.numel() and (float(x.min()) < 0.0 or float(x.max()) > 1.0):
-        raise ValueError(
-            f"{name} must lie in [0, 1] (pixel range), got values in "
-            f"[{float(x.min()):.3g}, {float(x.max()):.3g}]"
-        )
-    return x
-
-
-def _model_device_dtype(model: nn.Module) -> tuple[torch.device, torch.dtype]:
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-    p = next(model.parameters(), None)
-    if p is None:
-        return torch.device("cpu"), torch.float32
-    return p.device, p.dtype
 
 
 def _prepare(model, x, y):
     """Validate (x, y) and move them to the model's device and dtype."""
-    x = _check_images(x)
+    x = check_images(x)
     y = as_tensor(y, "y")
-    if y.dim() != 1 or y.shape[0] != x.shape[0]:
-        raise ValueError(
-            f"y must have shape (n,) with n={x.shape[0]}, got {tuple(y.shape)}"
-        )
-    if y.dtype.is_floating_point or y.dtype == torch.bool:
-        raise TypeError(f"y must hold integer class labels, got dtype {y.dtype}")
-    device, dtype = _model_device_dtype(model)
+    check_labels(y, x.shape[0], None)  # the range is checked against the logits
+    device, dtype = check_model(model)
     return x.to(device, dtype).detach(), y.to(device, torch.int64), x.device
 
 
@@ -133,8 +104,10 @@ def _project(x_new: torch.Tensor, x_clean: torch.Tensor, eps: float) -> torch.Te
 # White-box attacks
 # ----------------------------------------------------------------------------
 
-def fgsm(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
-         eps: float) -> torch.Tensor:
+
+def fgsm(
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float
+) -> torch.Tensor:
     """Fast gradient sign method (Goodfellow et al., 2015), L-infinity.
 
     x_adv = clamp_[0,1]( x + eps * sign(grad_x CE(f(x), y)) ), with the
@@ -158,7 +131,7 @@ def fgsm(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
         Adversarial inputs with ||x_adv - x||_inf <= eps and values in [0, 1],
         on the device of ``x``.
     """
-    eps = _check_eps(eps)
+    eps = check_number(eps, "eps")
     x0, y, out_device = _prepare(model, x, y)
     grad = input_gradient(model, x0, y)
     x_adv = _project(x0 + eps * grad.sign(), x0, eps)
@@ -212,9 +185,9 @@ def pgd_attack(
     torch.Tensor, shape (n, ...)
         Adversarial inputs, ||x_adv - x||_inf <= eps, values in [0, 1].
     """
-    eps = _check_eps(eps)
-    alpha = eps / 4 if alpha is None else _check_eps(alpha, "alpha")
-    steps = _check_positive_int(steps, "steps")
+    eps = check_number(eps, "eps")
+    alpha = eps / 4 if alpha is None else check_number(alpha, "alpha")
+    steps = check_int(steps, "steps")
     x0, y, out_device = _prepare(model, x, y)
     x_adv = x0.clone()
     if random_start:
@@ -227,8 +200,13 @@ def pgd_attack(
     return x_adv.detach().to(out_device)
 
 
-def robust_accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
-                    attack=pgd_attack, **attack_kwargs) -> float:
+def robust_accuracy(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    attack=pgd_attack,
+    **attack_kwargs,
+) -> float:
     """Accuracy of ``model`` on ``attack(model, x, y, **attack_kwargs)``.
 
     Parameters
@@ -249,7 +227,7 @@ def robust_accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
     if not callable(attack):
         raise TypeError("attack must be a function attack(model, x, y, **kwargs)")
     x_adv = attack(model, x, y, **attack_kwargs)
-    device, dtype = _model_device_dtype(model)
+    device, dtype = check_model(model)
     with torch.no_grad():
         pred = model(x_adv.to(device, dtype)).argmax(dim=1).cpu()
     return float((pred == as_tensor(y, "y").cpu()).double().mean())
@@ -273,18 +251,18 @@ def adversarial_training(
 ) -> dict[str, list[float]]:
     """PGD adversarial training (Madry et al., 2018), trained in place.
 
-    Minimises E max_{||delta||_inf <= eps} CE(f(x + delta), y): each
-    mini-batch is replaced by its PGD adversarial examples (``steps`` steps
-    of size ``alpha``, crafted with the model in evaluation mode) and Adam
-    takes one step on their cross-entropy.  Mini-batch order (and the random
-    start, if on) are seeded by ``seed``.
+    Minimises E max_{||delta||_inf <= eps} CE(f(x + delta), y): the loss of
+    each mini-batch of :func:`tmlbook.training.fit` is the cross-entropy of
+    its PGD adversarial examples (``steps`` steps of size ``alpha``, crafted
+    with the model in evaluation mode).  Mini-batch order and the random
+    starts, if on, are seeded by ``seed``.
 
     Parameters
     ----------
     model : nn.Module
         Maps (n, d) inputs to (n, K) logits.
     x : torch.Tensor, shape (n, d), in [0, 1]
-    y : torch.Tensor, shape (n,)
+    y : torch.Tensor, shape (n,), int64 labels in [0, K)
     eps, alpha, steps, random_start : settings of the inner PGD attack.
     epochs, lr, batch_size : training budget.
     seed : int
@@ -298,47 +276,38 @@ def adversarial_training(
     dict
         ``{"loss": [...]}``: mean adversarial training loss per epoch.
     """
-    from tqdm.auto import tqdm
+    eps = check_number(eps, "eps")
+    alpha = check_number(alpha, "alpha")
+    steps = check_int(steps, "steps")
+    x = check_images(x)
+    pgd = dict(alpha=alpha, steps=steps, random_start=random_start)
+    starts = torch.Generator().manual_seed(check_seed(seed))  # seeds of random starts
 
-    eps = _check_eps(eps)
-    alpha = _check_eps(alpha, "alpha")
-    x = _check_images(x)
-    y = as_tensor(y, "y")
-    check_labels(y, x.shape[0], int(y.max()) + 1 if len(y) else 1)
-    epochs = _check_positive_int(epochs, "epochs")
-    batch_size = _check_positive_int(batch_size, "batch_size")
-    if device is not None:
-        model.to(device)
-    dev, dtype = _model_device_dtype(model)
-    x, y = x.to(dev, dtype), y.to(dev)
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    gen = torch.Generator().manual_seed(int(seed))
-    history: dict[str, list[float]] = {"loss": []}
-    bar = tqdm(range(epochs), desc="adv. training", leave=False,
-               disable=not progress_enabled(progress))
-    for epoch in bar:
-        order = torch.randperm(x.shape[0], generator=gen).to(dev)
-        total = 0.0
-        for start in range(0, x.shape[0], batch_size):
-            idx = order[start:start + batch_size]
-            model.eval()
-            x_adv = pgd_attack(model, x[idx], y[idx], eps, alpha=alpha, steps=steps,
-                               random_start=random_start,
-                               seed=int(seed) * 100_003 + epoch * 1009 + start)
-            model.train()
-            loss = F.cross_entropy(model(x_adv), y[idx])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            total += float(loss.detach()) * len(idx)
-        history["loss"].append(total / x.shape[0])
-    model.eval()
-    return history
+    def adversarial_loss(model, xb, yb, idx):
+        model.eval()  # craft the attack on the model as it predicts
+        start_seed = int(torch.randint(2**31, (1,), generator=starts))
+        x_adv = pgd_attack(model, xb, yb, eps, seed=start_seed, **pgd)
+        model.train()
+        return F.cross_entropy(model(x_adv), yb)
+
+    return fit(
+        model,
+        x,
+        y,
+        loss_fn=adversarial_loss,
+        epochs=epochs,
+        lr=lr,
+        batch_size=batch_size,
+        seed=seed,
+        device=check_model(model)[0] if device is None else device,
+        progress=progress,
+    )
 
 
 # ----------------------------------------------------------------------------
 # Obfuscated gradients and BPDA
 # ----------------------------------------------------------------------------
+
 
 def quantise(x: torch.Tensor, levels: int = 4) -> torch.Tensor:
     """Round each pixel to the nearest multiple of 1/levels: round(levels*x)/levels.
@@ -355,7 +324,7 @@ def quantise(x: torch.Tensor, levels: int = 4) -> torch.Tensor:
     -------
     torch.Tensor, same shape
     """
-    levels = _check_positive_int(levels, "levels")
+    levels = check_int(levels, "levels")
     return torch.round(x * levels) / levels
 
 
@@ -388,7 +357,7 @@ def bpda_quantise(x: torch.Tensor, levels: int = 4) -> torch.Tensor:
     -------
     torch.Tensor, same shape, equal to ``quantise(x, levels)``
     """
-    levels = _check_positive_int(levels, "levels")
+    levels = check_int(levels, "levels")
     return _StraightThroughQuantise.apply(x, levels)
 
 
@@ -407,7 +376,7 @@ class QuantisedModel(nn.Module):
     def __init__(self, model: nn.Module, levels: int = 4, bpda: bool = False):
         super().__init__()
         self.model = model
-        self.levels = _check_positive_int(levels, "levels")
+        self.levels = check_int(levels, "levels")
         self.bpda = bool(bpda)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -421,7 +390,7 @@ def dct_matrix(n: int = 8, dtype: torch.dtype = torch.float64) -> torch.Tensor:
     Row u is the u-th cosine basis vector; the 2-D transform of an n x n
     image X is D @ X @ D.T and its inverse D.T @ C @ D.
     """
-    n = _check_positive_int(n, "n")
+    n = check_int(n, "n")
     k = torch.arange(n, dtype=torch.float64)
     d = torch.cos(math.pi * (2 * k[None, :] + 1) * k[:, None] / (2 * n))
     d = d * math.sqrt(2 / n)
@@ -450,9 +419,7 @@ def jpeg_quantise(x: torch.Tensor, step: float = 0.05) -> torch.Tensor:
     check_ndim(x, 2, "x", "(n, 64)")
     if x.shape[1] != 64:
         raise ValueError(f"x must have 64 columns (8x8 pixels), got {x.shape[1]}")
-    step = _check_eps(step, "step")
-    if step == 0:
-        raise ValueError("step must be > 0")
+    step = check_number(step, "step", positive=True)
     d = dct_matrix(8, x.dtype).to(x.device)
     u = torch.arange(8, device=x.device)
     table = step * (1 + u[:, None] + u[None, :]).to(x.dtype)
@@ -464,6 +431,7 @@ def jpeg_quantise(x: torch.Tensor, step: float = 0.05) -> torch.Tensor:
 # ----------------------------------------------------------------------------
 # Black-box access and the NES gradient estimate
 # ----------------------------------------------------------------------------
+
 
 class QueryCounter:
     """Score-based black-box access to a model, counting queries.
@@ -482,14 +450,14 @@ class QueryCounter:
     """
 
     def __init__(self, model: nn.Module):
-        _model_device_dtype(model)
+        check_model(model)
         self.model = model
         self.queries = 0
 
     @torch.no_grad()
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         x = as_tensor(x, "x")
-        device, dtype = _model_device_dtype(self.model)
+        device, dtype = check_model(self.model)
         self.queries += int(x.shape[0])
         return torch.log_softmax(self.model(x.to(device, dtype)), dim=1).cpu()
 
@@ -537,18 +505,18 @@ def nes_gradient(
     x = as_tensor(x, "x")
     check_ndim(x, 1, "x", "(d,)")
     check_finite(x, "x")
-    n_samples = _check_positive_int(n_samples, "n_samples")
-    sigma = _check_eps(sigma, "sigma")
-    if sigma == 0:
-        raise ValueError("sigma must be > 0")
+    n_samples = check_int(n_samples, "n_samples")
+    sigma = check_number(sigma, "sigma", positive=True)
     gen = torch.Generator().manual_seed(int(seed))
     u = torch.randn(n_samples, x.shape[0], generator=gen, dtype=torch.float64)
     x64 = x.detach().cpu().to(torch.float64)
     queries = torch.cat([x64 + sigma * u, x64 - sigma * u])  # (2N, d)
     log_p = as_tensor(black_box(queries), "black_box output").to(torch.float64)
     if log_p.dim() != 2 or log_p.shape[0] != 2 * n_samples:
-        raise ValueError(f"black_box must return shape ({2 * n_samples}, K), "
-                         f"got {tuple(log_p.shape)}")
+        raise ValueError(
+            f"black_box must return shape ({2 * n_samples}, K), "
+            f"got {tuple(log_p.shape)}"
+        )
     if not 0 <= int(y) < log_p.shape[1]:
         raise ValueError(f"y must be a label in [0, {log_p.shape[1]}), got {y}")
     loss = -log_p[:, int(y)]
@@ -559,6 +527,7 @@ def nes_gradient(
 # ----------------------------------------------------------------------------
 # Randomised smoothing (Cohen et al., 2019)
 # ----------------------------------------------------------------------------
+
 
 def clopper_pearson_lower(k: int, n: int, alpha: float) -> float:
     """One-sided (1 - alpha) Clopper-Pearson lower bound on a binomial proportion.
@@ -582,8 +551,9 @@ def clopper_pearson_lower(k: int, n: int, alpha: float) -> float:
     return 0.0 if k == 0 else float(beta.ppf(alpha, k, n - k + 1))
 
 
-def certify(counts, n: int, sigma: float, alpha: float = 0.001,
-            guess: int | None = None) -> tuple[int, float]:
+def certify(
+    counts, n: int, sigma: float, alpha: float = 0.001, guess: int | None = None
+) -> tuple[int, float]:
     """Certify the smoothed classifier at one input from Monte-Carlo counts.
 
     The smoothed classifier is g(x) = argmax_c P(f(x + e) = c), e ~ N(0,
@@ -623,9 +593,7 @@ def certify(counts, n: int, sigma: float, alpha: float = 0.001,
         raise ValueError("counts must hold non-negative integers")
     if int(counts.sum()) != int(n):
         raise ValueError(f"counts sum to {int(counts.sum())} but n = {n}")
-    sigma = _check_eps(sigma, "sigma")
-    if sigma == 0:
-        raise ValueError("sigma must be > 0")
+    sigma = check_number(sigma, "sigma", positive=True)
     c_a = int(np.argmax(counts)) if guess is None else int(guess)
     if not 0 <= c_a < counts.size:
         raise ValueError(f"guess must be a class in [0, {counts.size}), got {guess}")
@@ -636,8 +604,14 @@ def certify(counts, n: int, sigma: float, alpha: float = 0.001,
 
 
 @torch.no_grad()
-def noise_counts(model: nn.Module, x: torch.Tensor, sigma: float, n: int,
-                 seed: int = 0, batch_size: int = 1000) -> np.ndarray:
+def noise_counts(
+    model: nn.Module,
+    x: torch.Tensor,
+    sigma: float,
+    n: int,
+    seed: int = 0,
+    batch_size: int = 1000,
+) -> np.ndarray:
     """Count the base classifier's predictions on n Gaussian-noised copies of x.
 
     The noisy copies x + e, e ~ N(0, sigma^2 I), are **not** clamped to
@@ -657,8 +631,12 @@ def noise_counts(model: nn.Module, x: torch.Tensor, sigma: float, n: int,
     np.ndarray of int64, shape (K,), summing to n
     """
     x = as_tensor(x, "x").reshape(1, -1)
-    device, dtype = _model_device_dtype(model)
-    gen = torch.Generator().manual_seed(int(seed))
+    check_finite(x, "x")
+    sigma = check_number(sigma, "sigma", positive=True)
+    n = check_int(n, "n")
+    batch_size = check_int(batch_size, "batch_size")
+    device, dtype = check_model(model)
+    gen = torch.Generator().manual_seed(check_seed(seed))
     counts = None
     done = 0
     while done < n:
@@ -673,9 +651,15 @@ def noise_counts(model: nn.Module, x: torch.Tensor, sigma: float, n: int,
     return counts
 
 
-def certify_smoothed(model: nn.Module, x: torch.Tensor, sigma: float, n0: int = 100,
-                     n: int = 1000, alpha: float = 0.001,
-                     seed: int = 0) -> tuple[int, float]:
+def certify_smoothed(
+    model: nn.Module,
+    x: torch.Tensor,
+    sigma: float,
+    n0: int = 100,
+    n: int = 1000,
+    alpha: float = 0.001,
+    seed: int = 0,
+) -> tuple[int, float]:
     """Cohen et al.'s CERTIFY: pick c_A on n0 draws, bound p_A on n fresh draws.
 
     Parameters
@@ -698,19 +682,31 @@ def certify_smoothed(model: nn.Module, x: torch.Tensor, sigma: float, n0: int = 
     return certify(counts, n, sigma, alpha, guess=guess)
 
 
-def fit_with_noise(model: nn.Module, x: torch.Tensor, y: torch.Tensor, sigma: float, *,
-                   epochs: int = 30, lr: float = 1e-3, batch_size: int = 64,
-                   seed: int = 0) -> dict[str, list[float]]:
+def fit_with_noise(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    sigma: float,
+    *,
+    epochs: int = 30,
+    lr: float = 1e-3,
+    batch_size: int = 64,
+    seed: int = 0,
+) -> dict[str, list[float]]:
     """Train with Gaussian data augmentation x + N(0, sigma^2 I), in place.
 
     A base classifier for randomised smoothing must be accurate under the
-    noise it will be smoothed with; training on noisy copies does that.
+    noise it will be smoothed with; training on noisy copies does that.  The
+    loop is :func:`tmlbook.training.fit` on the model's current device, with
+    fresh noise for every mini-batch, drawn by a generator seeded with
+    ``seed + 1`` (``seed`` itself seeds the mini-batch order).
 
     Parameters
     ----------
     model : nn.Module
+        Maps (n, d) inputs to (n, K) logits.
     x : torch.Tensor, shape (n, d)
-    y : torch.Tensor, shape (n,)
+    y : torch.Tensor, shape (n,), int64 labels in [0, K)
     sigma : float, >= 0
     epochs, lr, batch_size, seed : as :func:`tmlbook.training.fit`.
 
@@ -719,86 +715,58 @@ def fit_with_noise(model: nn.Module, x: torch.Tensor, y: torch.Tensor, sigma: fl
     dict
         ``{"loss": [...]}`` per epoch.
     """
-    sigma = _check_eps(sigma, "sigma")
-    x = as_tensor(x, "x")
-    y = as_tensor(y, "y")
-    check_ndim(x, 2, "x", "(n, d)")
-    check_labels(y, x.shape[0], int(y.max()) + 1)
-    dev, dtype = _model_device_dtype(model)
-    x, y = x.to(dev, dtype), y.to(dev)
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    gen = torch.Generator().manual_seed(int(seed))
-    history: dict[str, list[float]] = {"loss": []}
-    model.train()
-    for _ in range(epochs):
-        order = torch.randperm(x.shape[0], generator=gen)
-        total = 0.0
-        for start in range(0, x.shape[0], batch_size):
-            idx = order[start:start + batch_size]
-            noise = sigma * torch.randn(len(idx), x.shape[1], generator=gen,
-                                        dtype=dtype)
-            idx = idx.to(dev)
-            loss = F.cross_entropy(model(x[idx] + noise.to(dev)), y[idx])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            total += float(loss.detach()) * len(idx)
-        history["loss"].append(total / x.shape[0])
-    model.eval()
-    return history
+    sigma = check_number(sigma, "sigma")
+    noise_gen = torch.Generator().manual_seed(check_seed(seed) + 1)
+
+    def noisy_loss(model, xb, yb, idx):
+        noise = torch.randn(xb.shape, generator=noise_gen, dtype=xb.dtype)
+        return F.cross_entropy(model(xb + sigma * noise.to(xb.device)), yb)
+
+    return fit(
+        model,
+        x,
+        y,
+        loss_fn=noisy_loss,
+        epochs=epochs,
+        lr=lr,
+        batch_size=batch_size,
+        seed=seed,
+        device=check_model(model)[0],
+        progress=False,
+    )
 
 
 # ----------------------------------------------------------------------------
 # Test-time adaptation: BN statistics and TENT
 # ----------------------------------------------------------------------------
 
-class BNMLP(nn.Module):
-    """A ReLU MLP with batch normalisation after each hidden linear layer.
-
-    64-128-BN-ReLU-128-BN-ReLU-10 by default; the model for test-time
-    adaptation, whose only test-time knobs are the BN statistics and the BN
-    affine parameters (gamma, beta).
-
-    Shapes
-    ------
-    ``forward``: (n, n_in) -> logits (n, n_out)
-    """
-
-    def __init__(self, n_in: int = 64, hidden: tuple[int, ...] = (128, 128),
-                 n_out: int = 10):
-        super().__init__()
-        layers: list[nn.Module] = []
-        width = n_in
-        for h in hidden:
-            layers += [nn.Linear(width, h), nn.BatchNorm1d(h), nn.ReLU()]
-            width = h
-        layers.append(nn.Linear(width, n_out))
-        self.net = nn.Sequential(*layers)
-        self.n_in = n_in
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.dim() != 2 or x.shape[1] != self.n_in:
-            raise ValueError(
-                f"BNMLP expects inputs of shape (n, {self.n_in}), got {tuple(x.shape)}"
-            )
-        return self.net(x)
-
 
 def train_bn_mlp(seed: int = 0, epochs: int = 30) -> BNMLP:
-    """Train :class:`BNMLP` on ``train_full`` (Adam, lr 1e-3, batch 64) on the CPU."""
-    from tmlbook.data import load_digits_splits
-    from tmlbook.device import set_seed
-    from tmlbook.training import fit
+    """Train :class:`tmlbook.models.BNMLP` on ``train_full`` on the CPU.
 
+    Adam, lr 1e-3, batch 64, ``epochs`` epochs of :func:`tmlbook.training.fit`.
+
+    Returns
+    -------
+    BNMLP
+        64-128-BN-128-BN-10, in evaluation mode.
+    """
     set_seed(seed)
     model = BNMLP()
-    fit(model, *load_digits_splits().train_full, epochs=epochs, seed=seed, device="cpu",
-        progress=False)
+    fit(
+        model,
+        *load_digits_splits().train_full,
+        epochs=epochs,
+        seed=seed,
+        device="cpu",
+        progress=False,
+    )
     return model
 
 
-def contrast_shift(x: torch.Tensor, scale: float = 0.4,
-                   offset: float = 0.3) -> torch.Tensor:
+def contrast_shift(
+    x: torch.Tensor, scale: float = 0.4, offset: float = 0.3
+) -> torch.Tensor:
     """The test-time covariate shift of this chapter: x -> scale * x + offset.
 
     Parameters
@@ -809,7 +777,7 @@ def contrast_shift(x: torch.Tensor, scale: float = 0.4,
     -------
     torch.Tensor, shape (n, d); in [0, 1] when scale + offset <= 1 and offset >= 0.
     """
-    x = _check_images(x)
+    x = check_images(x)
     return scale * x + offset
 
 
@@ -830,12 +798,13 @@ def _recompute_bn_stats(model: nn.Module, x: torch.Tensor, batch_size: int) -> N
         bn.momentum = None  # cumulative average over the batches below
     model.train()
     for start in range(0, x.shape[0], batch_size):
-        model(x[start:start + batch_size])
+        model(x[start : start + batch_size])
     model.eval()
 
 
-def bn_adapt(model: nn.Module, x: torch.Tensor,
-             batch_size: int | None = None) -> nn.Module:
+def bn_adapt(
+    model: nn.Module, x: torch.Tensor, batch_size: int | None = None
+) -> nn.Module:
     """Test-time BN adaptation: replace the BN statistics by those of the test data.
 
     Returns a copy of ``model`` whose batch-norm running means and variances
@@ -861,7 +830,7 @@ def bn_adapt(model: nn.Module, x: torch.Tensor,
     if x.shape[0] < 2:
         raise ValueError("need at least 2 test inputs to estimate BN statistics")
     adapted = copy.deepcopy(model)
-    dev, dtype = _model_device_dtype(adapted)
+    dev, dtype = check_model(adapted)
     _recompute_bn_stats(adapted, x.to(dev, dtype), batch_size or x.shape[0])
     return adapted
 
@@ -881,17 +850,26 @@ def mean_entropy(logits: torch.Tensor) -> torch.Tensor:
     return -(log_p.exp() * log_p).sum(dim=1).mean()
 
 
-def tent_adapt(model: nn.Module, x: torch.Tensor, *, epochs: int = 5, lr: float = 1e-3,
-               batch_size: int = 64, seed: int = 0) -> nn.Module:
+def tent_adapt(
+    model: nn.Module,
+    x: torch.Tensor,
+    *,
+    epochs: int = 5,
+    lr: float = 1e-3,
+    batch_size: int = 64,
+    seed: int = 0,
+) -> nn.Module:
     """TENT (Wang et al., 2021): minimise prediction entropy on test data.
 
     Works on a copy of ``model``.  Only the BN affine parameters (gamma,
     beta) are trained, every other parameter is frozen; BN layers normalise
-    with the statistics of the current test batch.  For ``epochs`` passes
-    over ``x`` in seeded random batches, Adam takes one step on
-    :func:`mean_entropy` of each batch.  Finally the BN running statistics are
-    recomputed on all of ``x`` (as :func:`bn_adapt`), so that the returned
-    model predicts in evaluation mode independently of batch composition.
+    with the statistics of the current test batch.  The loop is
+    :func:`tmlbook.training.fit` without labels: for ``epochs`` passes over
+    ``x`` in seeded random batches, Adam takes one step on
+    :func:`mean_entropy` of each batch (a last batch of one input is
+    skipped).  Finally the BN running statistics are recomputed on all of
+    ``x`` (as :func:`bn_adapt`), so that the returned model predicts in
+    evaluation mode independently of batch composition.
 
     Parameters
     ----------
@@ -906,38 +884,37 @@ def tent_adapt(model: nn.Module, x: torch.Tensor, *, epochs: int = 5, lr: float 
     nn.Module
         The adapted copy, in evaluation mode; ``model`` is not changed.
     """
-    x = as_tensor(x, "x")
-    check_finite(x, "x")
+    x = check_matrix(x, "x")
     if x.shape[0] < 2:
         raise ValueError("need at least 2 test inputs")
     adapted = copy.deepcopy(model)
-    dev, dtype = _model_device_dtype(adapted)
-    x = x.to(dev, dtype)
+    device, dtype = check_model(adapted)
     bns = _bn_layers(adapted)
     for p in adapted.parameters():
         p.requires_grad_(False)
-    affine = []
     for bn in bns:
         if bn.weight is None:
             raise ValueError("TENT needs BN layers with affine parameters")
         bn.weight.requires_grad_(True)
         bn.bias.requires_grad_(True)
-        affine += [bn.weight, bn.bias]
-    opt = torch.optim.Adam(affine, lr=lr)
-    gen = torch.Generator().manual_seed(int(seed))
-    adapted.train()  # BN uses test-batch statistics
-    with torch.enable_grad():
-        for _ in range(epochs):
-            order = torch.randperm(x.shape[0], generator=gen).to(dev)
-            for start in range(0, x.shape[0], batch_size):
-                idx = order[start:start + batch_size]
-                if len(idx) < 2:
-                    continue
-                loss = mean_entropy(adapted(x[idx]))
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
+
+    def entropy_loss(model, xb, yb, idx):
+        if len(xb) < 2:  # batch statistics need two inputs
+            return None
+        return mean_entropy(model(xb))
+
+    fit(
+        adapted,
+        x,
+        loss_fn=entropy_loss,
+        epochs=epochs,
+        lr=lr,
+        batch_size=batch_size,
+        seed=seed,
+        device=device,
+        progress=False,
+    )
     for p in adapted.parameters():
         p.requires_grad_(True)
-    _recompute_bn_stats(adapted, x, x.shape[0])
+    _recompute_bn_stats(adapted, x.to(device, dtype), x.shape[0])
     return adapted

@@ -34,12 +34,24 @@ import torch.nn.functional as F
 from scipy import ndimage
 from sklearn.datasets import load_digits, make_moons
 from sklearn.linear_model import LogisticRegression
-from torch import nn
 
-from tmlbook.checks import as_tensor, check_finite, check_labels, check_ndim
+from tmlbook.checks import (
+    as_tensor,
+    check_accuracy_grid,
+    check_finite,
+    check_int,
+    check_labels,
+    check_matrix,
+    check_ndim,
+    check_number,
+    check_probabilities,
+    check_same_features,
+    check_seed,
+)
 from tmlbook.data import Split
 from tmlbook.device import get_device
-from tmlbook.training import evaluate
+from tmlbook.models import DomainAdaptNet
+from tmlbook.training import evaluate, fit
 
 # ----------------------------------------------------------------------------- data
 
@@ -59,18 +71,6 @@ class DomainPair:
 
     source: Split
     target: Split
-
-
-def _check_seed(seed) -> int:
-    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
-    return int(seed)
-
-
-def _check_count(n, name: str, minimum: int = 1) -> int:
-    if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {n!r}")
-    return int(n)
 
 
 def parabola_label(X: torch.Tensor) -> torch.Tensor:
@@ -118,12 +118,12 @@ def gaussian_covariate_shift(
     DomainPair
         ``X`` of shape (n, 2) float32 and ``y`` of shape (n,) in each domain.
     """
-    n_source = _check_count(n_source, "n_source")
-    n_target = _check_count(n_target, "n_target")
+    n_source = check_int(n_source, "n_source")
+    n_target = check_int(n_target, "n_target")
     shift = np.asarray(mean_shift, dtype=np.float64)
     if shift.shape != (2,) or not np.isfinite(shift).all():
         raise ValueError(f"mean_shift must be two finite numbers, got {mean_shift!r}")
-    rng = np.random.default_rng(_check_seed(seed))
+    rng = np.random.default_rng(check_seed(seed))
     Xs = torch.from_numpy(rng.standard_normal((n_source, 2)).astype(np.float32))
     Xt = rng.standard_normal((n_target, 2)) + shift
     Xt = torch.from_numpy(Xt.astype(np.float32))
@@ -189,21 +189,22 @@ def dirichlet_label_shift(
     y = as_tensor(y, "y")
     check_ndim(X, 2, "X", "(m, d)")
     check_labels(y, X.shape[0], n_classes)
-    if not (isinstance(alpha, (int, float)) and math.isfinite(alpha) and alpha > 0):
-        raise ValueError(f"alpha must be a positive number, got {alpha!r}")
-    n = X.shape[0] if n is None else _check_count(n, "n")
+    alpha = check_number(alpha, "alpha", positive=True)
+    n = X.shape[0] if n is None else check_int(n, "n")
     counts_present = torch.bincount(y, minlength=n_classes)
     if (counts_present == 0).any():
         missing = torch.nonzero(counts_present == 0)[:, 0].tolist()
         raise ValueError(f"classes {missing} do not occur in y: cannot resample them")
-    rng = np.random.default_rng(_check_seed(seed))
-    q = rng.dirichlet(np.full(n_classes, float(alpha)))
+    rng = np.random.default_rng(check_seed(seed))
+    q = rng.dirichlet(np.full(n_classes, alpha))
     counts = rng.multinomial(n, q)
     y_np = y.numpy()
-    idx = np.concatenate([
-        rng.choice(np.flatnonzero(y_np == k), size=c, replace=True)
-        for k, c in enumerate(counts)
-    ]).astype(np.int64)
+    idx = np.concatenate(
+        [
+            rng.choice(np.flatnonzero(y_np == k), size=c, replace=True)
+            for k, c in enumerate(counts)
+        ]
+    ).astype(np.int64)
     idx = rng.permutation(idx)
     priors = torch.from_numpy(counts / n)
     return Split(X[idx].clone(), y[idx].clone()), priors
@@ -232,8 +233,9 @@ def rotate_digits(X: torch.Tensor, angle: float) -> torch.Tensor:
     if angle == 0:
         return X.clone()
     images = X.numpy().reshape(-1, 8, 8)
-    rotated = ndimage.rotate(images, angle, axes=(1, 2), reshape=False, order=1,
-                             mode="constant", cval=0.0)
+    rotated = ndimage.rotate(
+        images, angle, axes=(1, 2), reshape=False, order=1, mode="constant", cval=0.0
+    )
     rotated = np.clip(rotated, 0.0, 1.0).reshape(-1, 64)
     return torch.from_numpy(rotated.astype(np.float32))
 
@@ -263,10 +265,10 @@ def rotated_digits_domains(
     digits = load_digits()
     X = (digits.data / 16.0).astype(np.float32)  # pixels in [0, 1], as in tmlbook.data
     y = digits.target.astype(np.int64)
-    rng = np.random.default_rng(_check_seed(seed))
+    rng = np.random.default_rng(check_seed(seed))
     order = rng.permutation(len(y))
     domains = []
-    for angle, idx in zip(angles, np.array_split(order, len(angles))):
+    for angle, idx in zip(angles, np.array_split(order, len(angles)), strict=True):
         Xk = rotate_digits(torch.from_numpy(X[idx].copy()), float(angle))
         domains.append(Split(Xk, torch.from_numpy(y[idx].copy())))
     return domains
@@ -292,10 +294,12 @@ def train_val_split(split: Split, val_fraction: float = 0.2, seed: int = 0):
     n_val = int(round(val_fraction * n))
     if n_val < 1 or n_val >= n:
         raise ValueError(f"cannot cut {n} rows into non-empty train and val parts")
-    perm = torch.from_numpy(np.random.default_rng(_check_seed(seed)).permutation(n))
+    perm = torch.from_numpy(np.random.default_rng(check_seed(seed)).permutation(n))
     val_idx, train_idx = perm[:n_val], perm[n_val:]
-    return (Split(split.X[train_idx], split.y[train_idx]),
-            Split(split.X[val_idx], split.y[val_idx]))
+    return (
+        Split(split.X[train_idx], split.y[train_idx]),
+        Split(split.X[val_idx], split.y[val_idx]),
+    )
 
 
 def two_moons_shift(
@@ -324,9 +328,9 @@ def two_moons_shift(
     DomainPair
         ``X`` (n, 2) float32 and ``y`` (n,) int64 in each domain.
     """
-    n_source = _check_count(n_source, "n_source", 2)
-    n_target = _check_count(n_target, "n_target", 2)
-    seed = _check_seed(seed)
+    n_source = check_int(n_source, "n_source", 2)
+    n_target = check_int(n_target, "n_target", 2)
+    seed = check_seed(seed)
     Xs, ys = make_moons(n_source, noise=noise, random_state=seed)
     Xt, yt = make_moons(n_target, noise=noise, random_state=seed + 10_000)
     centre = np.array([0.5, 0.25])
@@ -335,8 +339,9 @@ def two_moons_shift(
     Xt = (Xt - centre) @ rot.T + centre
 
     def make(X, y):
-        return Split(torch.from_numpy(X.astype(np.float32)),
-                     torch.from_numpy(y.astype(np.int64)))
+        return Split(
+            torch.from_numpy(X.astype(np.float32)), torch.from_numpy(y.astype(np.int64))
+        )
 
     return DomainPair(make(Xs, ys), make(Xt, yt))
 
@@ -368,10 +373,7 @@ def fit_domain_classifier(
     Xt = as_tensor(X_target, "X_target", torch.float64)
     check_ndim(Xs, 2, "X_source", "(n_S, d)")
     check_ndim(Xt, 2, "X_target", "(n_T, d)")
-    if Xs.shape[1] != Xt.shape[1]:
-        raise ValueError(
-            f"X_source has {Xs.shape[1]} features but X_target has {Xt.shape[1]}"
-        )
+    check_same_features(Xs, Xt, "X_source", "X_target")
     if len(Xs) == 0 or len(Xt) == 0:
         raise ValueError("both domains need at least one point")
     check_finite(Xs, "X_source")
@@ -410,8 +412,8 @@ def importance_weights(
             "probs_target must lie strictly inside (0, 1): a probability of exactly "
             "0 or 1 gives a weight of 0 or infinity (clip it, or work with logits)"
         )
-    n_source = _check_count(n_source, "n_source")
-    n_target = _check_count(n_target, "n_target")
+    n_source = check_int(n_source, "n_source")
+    n_target = check_int(n_target, "n_target")
     return (n_source / n_target) * c / (1 - c)
 
 
@@ -435,7 +437,7 @@ def confusion_matrix_joint(
     torch.Tensor, shape (n_classes, n_classes), float64
         Rows are predictions, columns true labels; entries sum to 1.
     """
-    n_classes = _check_count(n_classes, "n_classes")
+    n_classes = check_int(n_classes, "n_classes")
     y_pred = as_tensor(y_pred, "y_pred")
     y_true = as_tensor(y_true, "y_true")
     if y_pred.dim() != 1 or len(y_pred) == 0:
@@ -552,6 +554,7 @@ def reweight_posteriors(probs: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
     probs = as_tensor(probs, "probs", torch.float64)
     w = as_tensor(w, "w", torch.float64)
     check_ndim(probs, 2, "probs", "(n, K)")
+    check_probabilities(probs, "probs")
     if w.shape != (probs.shape[1],):
         raise ValueError(f"w must have shape ({probs.shape[1]},), got {tuple(w.shape)}")
     if (w < 0).any() or not torch.isfinite(w).all():
@@ -592,16 +595,12 @@ def coral_loss(f_source: torch.Tensor, f_target: torch.Tensor) -> torch.Tensor:
     f_target = as_tensor(f_target, "f_target")
     check_ndim(f_source, 2, "f_source", "(n_S, d)")
     check_ndim(f_target, 2, "f_target", "(n_T, d)")
-    if f_source.shape[1] != f_target.shape[1]:
-        raise ValueError(
-            f"f_source has {f_source.shape[1]} features "
-            f"but f_target has {f_target.shape[1]}"
-        )
+    check_same_features(f_source, f_target, "f_source", "f_target")
     if f_source.shape[0] < 2 or f_target.shape[0] < 2:
         raise ValueError("each batch needs at least 2 rows for an unbiased covariance")
     d = f_source.shape[1]
     diff = _covariance(f_source) - _covariance(f_target)
-    return (diff ** 2).sum() / (4 * d * d)
+    return (diff**2).sum() / (4 * d * d)
 
 
 class GradReverse(torch.autograd.Function):
@@ -638,12 +637,7 @@ def grad_reverse(x: torch.Tensor, lam: float = 1.0) -> torch.Tensor:
     """
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"x must be a tensor, got {type(x).__name__}")
-    is_number = isinstance(lam, (int, float)) and not isinstance(lam, bool)
-    if not is_number or not math.isfinite(lam):
-        raise ValueError(f"lam must be a finite number, got {lam!r}")
-    if lam < 0:
-        raise ValueError(f"lam must be >= 0 (the layer already reverses), got {lam}")
-    return GradReverse.apply(x, float(lam))
+    return GradReverse.apply(x, check_number(lam, "lam"))
 
 
 def dann_schedule(progress: float, gamma: float = 10.0) -> float:
@@ -655,36 +649,6 @@ def dann_schedule(progress: float, gamma: float = 10.0) -> float:
     if not 0.0 <= progress <= 1.0:
         raise ValueError(f"progress must lie in [0, 1], got {progress}")
     return 2.0 / (1.0 + math.exp(-gamma * progress)) - 1.0
-
-
-class DomainAdaptNet(nn.Module):
-    """Feature extractor, label head and domain head for 2-D toy data.
-
-    Shapes
-    ------
-    ``features``: (n, n_in) -> (n, hidden)
-    ``forward``: (n, n_in) -> label logits (n, n_classes)
-    ``domain_logit``: features (n, hidden) -> (n,)
-    """
-
-    def __init__(self, n_in: int = 2, hidden: int = 32, n_classes: int = 2):
-        super().__init__()
-        self.feature_net = nn.Sequential(
-            nn.Linear(n_in, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU()
-        )
-        self.label_head = nn.Linear(hidden, n_classes)
-        self.domain_head = nn.Sequential(
-            nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, 1)
-        )
-
-    def features(self, x: torch.Tensor) -> torch.Tensor:
-        return self.feature_net(x)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.label_head(self.features(x))
-
-    def domain_logit(self, f: torch.Tensor) -> torch.Tensor:
-        return self.domain_head(f).squeeze(1)
 
 
 def adaptation_loss(
@@ -744,10 +708,12 @@ def train_domain_adapted(
 ) -> DomainAdaptNet:
     """Train a :class:`DomainAdaptNet` on labelled source and unlabelled target data.
 
-    Each step draws a source and a target mini-batch (with replacement) and
-    takes an Adam step on :func:`adaptation_loss`.  For ``"dann"`` the
-    reversal strength ramps up as ``weight`` * :func:`dann_schedule` (progress);
-    for ``"coral"`` the CORAL term is multiplied by ``weight``.
+    :func:`tmlbook.training.fit` visits the source in mini-batches; for each
+    one the loss draws a target mini-batch of ``batch_size`` points (with
+    replacement) and returns :func:`adaptation_loss`.  For ``"dann"`` the
+    reversal strength ramps up as ``weight`` * :func:`dann_schedule`
+    (progress); for ``"coral"`` the CORAL term is multiplied by ``weight``.
+    A last source batch of a single point is skipped (CORAL needs two).
 
     Parameters
     ----------
@@ -758,10 +724,12 @@ def train_domain_adapted(
     method : {"source", "dann", "coral"}
     weight : float
         Strength of the adaptation term (>= 0).
-    steps, batch_size, lr, hidden : training budget, Adam step size, width.
+    steps : int
+        Number of Adam steps, rounded up to whole passes over the source.
+    batch_size, lr, hidden : mini-batch size, Adam step size, width.
     seed : int
-        Seeds the initial weights (through torch's global generator) and the
-        mini-batches (through a generator of their own).
+        Seeds the initial weights (through torch's global generator), the
+        source batches (``seed``) and the target batches (``seed + 1``).
     device : torch.device, optional
         Defaults to :func:`tmlbook.get_device`.
 
@@ -772,43 +740,52 @@ def train_domain_adapted(
     """
     if method not in ("source", "dann", "coral"):
         raise ValueError(f"method must be 'source', 'dann' or 'coral', got {method!r}")
-    if not (isinstance(weight, (int, float)) and math.isfinite(weight) and weight >= 0):
-        raise ValueError(f"weight must be a finite number >= 0, got {weight!r}")
-    steps = _check_count(steps, "steps")
-    batch_size = _check_count(batch_size, "batch_size", 2)
-    Xs = as_tensor(X_source, "X_source", torch.float32)
-    ys = as_tensor(y_source, "y_source")
-    Xt = as_tensor(X_target, "X_target", torch.float32)
-    check_ndim(Xs, 2, "X_source", "(n_S, d)")
-    check_ndim(Xt, 2, "X_target", "(n_T, d)")
-    if Xs.shape[1] != Xt.shape[1]:
-        raise ValueError(
-            f"X_source has {Xs.shape[1]} features but X_target has {Xt.shape[1]}"
-        )
+    weight = check_number(weight, "weight")
+    steps = check_int(steps, "steps")
+    batch_size = check_int(batch_size, "batch_size", 2)
+    seed = check_seed(seed)
+    Xs = check_matrix(X_source, "X_source", "(n_S, d)").float()
+    Xt = check_matrix(X_target, "X_target", "(n_T, d)").float()
+    check_same_features(Xs, Xt, "X_source", "X_target")
     if len(Xs) < 2 or len(Xt) < 2:
         raise ValueError("each domain needs at least 2 points")
-    n_classes = int(ys.max()) + 1
-    check_labels(ys, len(Xs), n_classes, "y_source")
-    device = torch.device(device) if device is not None else get_device()
-    seed = _check_seed(seed)
+    ys = as_tensor(y_source, "y_source")
+    check_labels(ys, len(Xs), None, "y_source")  # the model is built for them
     torch.manual_seed(seed)
-    model = DomainAdaptNet(Xs.shape[1], hidden, max(n_classes, 2)).to(device)
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    gen = torch.Generator().manual_seed(seed)
-    Xs, ys, Xt = Xs.to(device), ys.to(device), Xt.to(device)
+    model = DomainAdaptNet(Xs.shape[1], hidden, max(int(ys.max()) + 1, 2))
     bs, bt = min(batch_size, len(Xs)), min(batch_size, len(Xt))
-    model.train()
-    for step in range(steps):
-        i = torch.randint(len(Xs), (bs,), generator=gen).to(device)
-        j = torch.randint(len(Xt), (bt,), generator=gen).to(device)
+    batches_per_epoch = math.ceil(len(Xs) / bs)
+    epochs = math.ceil(steps / batches_per_epoch)
+    n_steps = epochs * batches_per_epoch
+    device = torch.device(device) if device is not None else get_device()
+    Xt = Xt.to(device)
+    target_gen = torch.Generator().manual_seed(seed + 1)
+    step = 0
+
+    def loss_fn(model, xb, yb, idx):
+        nonlocal step
+        j = torch.randint(len(Xt), (bt,), generator=target_gen).to(device)
         strength = weight
         if method == "dann":
-            strength = weight * dann_schedule(step / max(steps - 1, 1))
-        loss = adaptation_loss(model, Xs[i], ys[i], Xt[j], method, strength)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    return model.eval()
+            strength = weight * dann_schedule(step / max(n_steps - 1, 1))
+        step += 1
+        if len(xb) < 2:
+            return None
+        return adaptation_loss(model, xb, yb, Xt[j], method, strength)
+
+    fit(
+        model,
+        Xs,
+        ys,
+        loss_fn=loss_fn,
+        epochs=epochs,
+        lr=lr,
+        batch_size=bs,
+        seed=seed,
+        device=device,
+        progress=False,
+    )
+    return model
 
 
 # ------------------------------------------------------------ domain generalisation
@@ -844,8 +821,9 @@ def lodo_grid(domains, hparams, train_fn, val_fraction: float = 0.2, seed: int =
     """
     if len(domains) < 2 or len(hparams) < 1:
         raise ValueError("need at least two domains and one hyperparameter setting")
-    parts = [train_val_split(dom, val_fraction, seed + k)
-             for k, dom in enumerate(domains)]
+    parts = [
+        train_val_split(dom, val_fraction, seed + k) for k, dom in enumerate(domains)
+    ]
     H, T = len(hparams), len(domains)
     val_acc, test_acc = np.zeros((H, T, T)), np.zeros((H, T))
     for t in range(T):
@@ -856,22 +834,6 @@ def lodo_grid(domains, hparams, train_fn, val_fraction: float = 0.2, seed: int =
             for d in range(T):
                 val_acc[h, t, d] = evaluate(model, *parts[d][1])
             test_acc[h, t] = evaluate(model, *parts[t][0])
-    return val_acc, test_acc
-
-
-def _check_grid(val_acc, test_acc):
-    val_acc = np.asarray(val_acc, dtype=np.float64)
-    test_acc = np.asarray(test_acc, dtype=np.float64)
-    if val_acc.ndim != 3 or val_acc.shape[1] != val_acc.shape[2]:
-        raise ValueError(f"val_acc must have shape (H, T, T), got {val_acc.shape}")
-    if test_acc.shape != val_acc.shape[:2]:
-        raise ValueError(
-            f"test_acc must have shape {val_acc.shape[:2]}, got {test_acc.shape}"
-        )
-    if val_acc.shape[1] < 2:
-        raise ValueError("need at least two domains")
-    if not (np.isfinite(val_acc).all() and np.isfinite(test_acc).all()):
-        raise ValueError("val_acc and test_acc must be finite")
     return val_acc, test_acc
 
 
@@ -894,7 +856,7 @@ def select_by_training_domain_validation(val_acc, test_acc):
         Chosen setting per held-out domain, shape (T,), int; its test
         accuracy, shape (T,).
     """
-    val_acc, test_acc = _check_grid(val_acc, test_acc)
+    val_acc, test_acc = check_accuracy_grid(val_acc, test_acc)
     H, T, _ = val_acc.shape
     choice = np.zeros(T, dtype=np.int64)
     for t in range(T):
@@ -914,8 +876,9 @@ def select_by_oracle(val_acc, test_acc):
 
     Parameters and returns as in :func:`select_by_training_domain_validation`.
     """
-    val_acc, test_acc = _check_grid(val_acc, test_acc)
+    val_acc, test_acc = check_accuracy_grid(val_acc, test_acc)
     T = val_acc.shape[1]
-    choice = np.array([int(np.argmax(val_acc[:, t, t])) for t in range(T)],
-                      dtype=np.int64)
+    choice = np.array(
+        [int(np.argmax(val_acc[:, t, t])) for t in range(T)], dtype=np.int64
+    )
     return choice, test_acc[choice, np.arange(T)]

@@ -2,20 +2,54 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from tmlbook.checks import as_tensor, check_labels, check_ndim
+from tmlbook.checks import (
+    as_tensor,
+    check_int,
+    check_labels,
+    check_matrix,
+    check_model,
+    check_model_labels,
+    check_number,
+    check_seed,
+)
 from tmlbook.device import get_device, progress_enabled
+
+
+def cross_entropy_loss(
+    model: nn.Module, xb: torch.Tensor, yb: torch.Tensor, idx: torch.Tensor
+) -> torch.Tensor:
+    """The default loss of :func:`fit`: mean cross-entropy of a batch (ERM).
+
+    Parameters
+    ----------
+    model : nn.Module
+        Maps (b, d) inputs to (b, K) logits.
+    xb : torch.Tensor, shape (b, d)
+    yb : torch.Tensor, shape (b,), int64 labels
+    idx : torch.Tensor, shape (b,)
+        Row indices of the batch in the training set (unused here).
+
+    Returns
+    -------
+    torch.Tensor, shape ()
+    """
+    return F.cross_entropy(model(xb), yb)
 
 
 def fit(
     model: nn.Module,
     X: torch.Tensor,
-    y: torch.Tensor,
+    y: torch.Tensor | None = None,
     *,
+    loss_fn: Callable | None = None,
+    on_epoch_end: Callable[[dict], None] | None = None,
     epochs: int = 30,
     lr: float = 1e-3,
     batch_size: int = 64,
@@ -23,18 +57,39 @@ def fit(
     seed: int = 0,
     device: torch.device | str | None = None,
     progress: bool | None = None,
-) -> dict[str, list[float]]:
-    """Train ``model`` with Adam on cross-entropy (empirical risk minimisation).
+) -> dict[str, list]:
+    """Train ``model`` in place with Adam on mini-batches: the book's one training loop.
 
-    Mini-batches are drawn by a generator seeded with ``seed``, so the same
-    model, data and seed give the same weights on the CPU.
+    Each epoch visits the rows of ``X`` in a random order drawn by a generator
+    seeded with ``seed``, so the same model, data and seed give the same
+    weights on the CPU.  For every batch of row indices ``idx`` the loss is
+    ``loss_fn(model, X[idx], y[idx], idx)``; the default is the mean
+    cross-entropy (empirical risk minimisation).  The topic methods pass
+    their own loss: per-sample weights and Group DRO (:mod:`tmlbook.cues`),
+    an adversarial or noisy batch and the entropy of TENT
+    (:mod:`tmlbook.robustness`), a source-plus-target loss for domain
+    adaptation (:mod:`tmlbook.shift`).  A ``loss_fn`` may return ``None`` to
+    skip a batch (e.g. one too small for batch statistics).  Only parameters
+    with ``requires_grad`` are trained.
 
     Parameters
     ----------
     model : nn.Module
-        Maps (n, d) inputs to (n, K) logits.  Trained in place.
+        Maps (n, d) inputs to (n, K) logits.  Trained in place; in training
+        mode during ``fit`` and in evaluation mode afterwards.
     X : torch.Tensor, shape (n, d)
-    y : torch.Tensor, shape (n,), int64 labels
+    y : torch.Tensor, shape (n,), int64 labels in [0, K), optional
+        Checked against the model's number of outputs K.  May be ``None``
+        only with a ``loss_fn`` that needs no labels (it then gets
+        ``yb=None``).
+    loss_fn : callable, optional
+        ``loss_fn(model, xb, yb, idx) -> loss``, a tensor of shape () (or
+        ``None``); ``xb`` (b, d) and ``yb`` (b,) are on ``device``, ``idx`` (b,)
+        holds the batch's row indices into ``X``.  Default
+        :func:`cross_entropy_loss`.
+    on_epoch_end : callable, optional
+        Called as ``on_epoch_end(history)`` after each epoch; it may add
+        entries to ``history`` (e.g. Group DRO's weights).
     epochs, lr, batch_size, weight_decay : training budget and Adam settings.
     seed : int
         Seeds the mini-batch order.
@@ -46,39 +101,61 @@ def fit(
     Returns
     -------
     dict
-        ``{"loss": [...]}``: the mean training loss of each epoch.
+        ``{"loss": [...]}``: the mean training loss of each epoch (over the
+        batches not skipped), plus whatever ``on_epoch_end`` added.
     """
-    X = as_tensor(X, "X")
-    y = as_tensor(y, "y")
-    check_ndim(X, 2, "X", "(n, d)")
-    if X.shape[0] == 0:
-        raise ValueError("X is empty: nothing to train on")
-    check_labels(y, X.shape[0], n_classes=int(y.max()) + 1 if len(y) else 1)
-    if epochs < 1 or batch_size < 1:
-        raise ValueError(
-            f"epochs and batch_size must be >= 1, got {epochs}, {batch_size}"
-        )
+    check_model(model)
+    X = check_matrix(X, "X", "(n, d)")
+    epochs = check_int(epochs, "epochs")
+    batch_size = check_int(batch_size, "batch_size")
+    lr = check_number(lr, "lr", positive=True)
+    weight_decay = check_number(weight_decay, "weight_decay")
+    seed = check_seed(seed)
+    if y is None and loss_fn is None:
+        raise ValueError("y is None: the default cross-entropy loss needs labels")
+    if loss_fn is None:
+        loss_fn = cross_entropy_loss
     device = torch.device(device) if device is not None else get_device()
-    model.to(device).train()
-    X, y = X.to(device, torch.float32), y.to(device)
-    opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
+    _, dtype = check_model(model.to(device))
+    X = X.to(device, dtype)
+    if y is not None:
+        y = as_tensor(y, "y")
+        check_model_labels(model, X, y)
+        y = y.to(device)
+    params = [p for p in model.parameters() if p.requires_grad]
+    if not params:
+        raise ValueError("model has no parameters that require gradients")
+    opt = torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
     gen = torch.Generator().manual_seed(seed)
-    history: dict[str, list[float]] = {"loss": []}
+    history: dict[str, list] = {"loss": []}
     bar = tqdm(
         range(epochs), desc="fit", disable=not progress_enabled(progress), leave=False
     )
-    for _ in bar:
-        order = torch.randperm(X.shape[0], generator=gen).to(device)
-        total = 0.0
-        for start in range(0, X.shape[0], batch_size):
-            idx = order[start : start + batch_size]
-            loss = F.cross_entropy(model(X[idx]), y[idx])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            total += float(loss.detach()) * len(idx)
-        history["loss"].append(total / X.shape[0])
-        bar.set_postfix(loss=f"{history['loss'][-1]:.3f}")
+    model.train()
+    with torch.enable_grad():  # fit also works inside a torch.no_grad() block
+        for _ in bar:
+            order = torch.randperm(X.shape[0], generator=gen).to(device)
+            total, seen = 0.0, 0
+            for start in range(0, X.shape[0], batch_size):
+                idx = order[start : start + batch_size]
+                yb = None if y is None else y[idx]
+                loss = loss_fn(model, X[idx], yb, idx)
+                if loss is None:
+                    continue
+                if not isinstance(loss, torch.Tensor) or loss.dim() != 0:
+                    raise ValueError(
+                        "loss_fn must return a tensor of shape () or None, got "
+                        f"{getattr(loss, 'shape', type(loss).__name__)}"
+                    )
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                total += float(loss.detach()) * len(idx)
+                seen += len(idx)
+            history["loss"].append(total / seen if seen else float("nan"))
+            if on_epoch_end is not None:
+                on_epoch_end(history)
+            bar.set_postfix(loss=f"{history['loss'][-1]:.3f}")
     model.eval()
     return history
 
@@ -99,12 +176,10 @@ def predict_proba(
     torch.Tensor, shape (n, K), on the CPU; rows sum to 1.
     """
     X = as_tensor(X, "X")
-    device = next(model.parameters()).device
+    device, dtype = check_model(model)
     model.eval()
     out = [
-        torch.softmax(
-            model(X[i : i + batch_size].to(device, torch.float32)), dim=1
-        ).cpu()
+        torch.softmax(model(X[i : i + batch_size].to(device, dtype)), dim=1).cpu()
         for i in range(0, X.shape[0], batch_size)
     ]
     return torch.cat(out) if out else torch.empty(0)
@@ -115,8 +190,10 @@ def evaluate(model: nn.Module, X: torch.Tensor, y: torch.Tensor) -> float:
 
     Parameters
     ----------
+    model : nn.Module
+        Maps (n, d) inputs to (n, K) logits.
     X : torch.Tensor, shape (n, d)
-    y : torch.Tensor, shape (n,)
+    y : torch.Tensor, shape (n,), integer labels in [0, K)
 
     Returns
     -------
@@ -128,8 +205,9 @@ def evaluate(model: nn.Module, X: torch.Tensor, y: torch.Tensor) -> float:
         raise ValueError(f"X has {X.shape[0]} rows but y has {y.shape[0]} labels")
     if X.shape[0] == 0:
         raise ValueError("cannot evaluate on an empty set")
-    pred = predict_proba(model, X).argmax(dim=1)
-    return float((pred == y.cpu()).double().mean())
+    probs = predict_proba(model, X)
+    check_labels(y, X.shape[0], probs.shape[1])
+    return float((probs.argmax(dim=1) == y.cpu()).double().mean())
 
 
 def train_reference_mlp(seed: int = 0, progress: bool | None = None) -> nn.Module:
