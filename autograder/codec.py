@@ -225,7 +225,7 @@ def load_plain(payload: bytes):
     except Exception as exc:  # noqa: BLE001 - anything malformed is a protocol error
         raise WireError(
             f"the notebook's process sent data that is not plain data: {exc}"
-        )
+        ) from None
     _check_bounds(data)
     return data
 
@@ -310,11 +310,11 @@ def apply_state(obj, state) -> None:
                 param.grad = None if grad is None or grad.shape != param.shape else grad
         modules = list(obj.modules())
         if len(modules) == len(state[4]):
-            for module, training in zip(modules, state[4]):
+            for module, training in zip(modules, state[4], strict=True):
                 module.training = bool(training)
     elif kind == "seq_state" and isinstance(obj, (list, tuple)):
         if len(obj) == len(state[2]):
-            for item, sub in zip(obj, state[2]):
+            for item, sub in zip(obj, state[2], strict=True):
                 apply_state(item, sub)
     elif kind == "dict_state" and isinstance(obj, dict):
         for key, sub in state[2]:

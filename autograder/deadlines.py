@@ -18,7 +18,7 @@ import math
 import re
 import zipfile
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -33,7 +33,7 @@ OTTER_ZIP_TIME = re.compile(
 
 def _zone(name: str):
     if name in ("Z", "UTC", "GMT", "utc"):
-        return timezone.utc
+        return UTC
     offset = re.fullmatch(r"(?:UTC|GMT)?([+-])(\d{1,2}):?(\d{2})?", name)
     if offset:
         sign = 1 if offset.group(1) == "+" else -1
@@ -106,7 +106,7 @@ class Deadline:
 
     @property
     def zone(self):
-        return self.due.tzinfo if self.due is not None else timezone.utc
+        return self.due.tzinfo if self.due is not None else UTC
 
 
 def notebook_folder(path: Path, week: str) -> Path | None:
@@ -118,7 +118,7 @@ def notebook_folder(path: Path, week: str) -> Path | None:
     return nested if nested.is_dir() else path
 
 
-def submission_time(path: Path, week: str, zone=timezone.utc) -> tuple[datetime, str]:
+def submission_time(path: Path, week: str, zone=UTC) -> tuple[datetime, str]:
     """When ``path`` was handed in and the source of that time.
 
     Sources, in order: ``timestamp.txt`` (in the submission's folder, or
@@ -156,7 +156,7 @@ def submission_time(path: Path, week: str, zone=timezone.utc) -> tuple[datetime,
     if folder is not None:
         notebooks = sorted(folder.glob("*.ipynb"))
         target = notebooks[0] if notebooks else folder
-    mtime = datetime.fromtimestamp(target.stat().st_mtime, tz=timezone.utc)
+    mtime = datetime.fromtimestamp(target.stat().st_mtime, tz=UTC)
     return mtime.astimezone(zone), "file-mtime"
 
 

@@ -154,7 +154,7 @@ def _sandbox_uid() -> int | None:
     return FIRST_UID + os.getpid() % 100_000
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def probe() -> tuple[bool, str]:
     """Can this machine run a namespaced sandbox?  ``(ok, why not)``; cached."""
     if not sys.platform.startswith("linux"):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import re
+
 import nbformat
 
 from autograder.master import (

@@ -35,8 +35,8 @@ from autograder.master import (
     load_master,
     load_mutants,
     mutant_notebook,
-    solution_notebook,
     solution_lines,
+    solution_notebook,
     strip_solution_blocks,
     strip_solution_markers,
     walk,
@@ -110,7 +110,7 @@ def verify(
     for q in master.questions:
         if q.name not in covered:
             problems.append(f"question {q.name} has no mutant")
-    for mutant, out in zip(mutants, graded):
+    for mutant, out in zip(mutants, graded, strict=True):
         report["mutants"][mutant.name] = {
             "question": mutant.question,
             "questions": out.questions,

@@ -8,7 +8,6 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-
 MAX_NOTEBOOK_BYTES = 50 * 2**20
 SAFE_ID = re.compile(r"[^A-Za-z0-9._-]+")
 

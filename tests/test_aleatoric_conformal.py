@@ -47,7 +47,10 @@ def test_gaussian_nll_and_crps_against_scipy():
     np.testing.assert_allclose(gaussian_nll(mu, sigma, y).numpy(), ref, rtol=1e-12)
     for m, s, t, c in zip(mu, sigma, y, crps_gaussian(mu, sigma, y), strict=True):
         m, s, t = float(m), float(s), float(t)
-        f = lambda x, m=m, s=s, t=t: (norm.cdf(x, m, s) - (x >= t)) ** 2
+
+        def f(x, m=m, s=s, t=t):
+            return (norm.cdf(x, m, s) - (x >= t)) ** 2
+
         val = integrate.quad(f, m - 12 * s, t)[0] + integrate.quad(f, t, m + 12 * s)[0]
         assert float(c) == pytest.approx(val, rel=1e-7)
     with pytest.raises(ValueError, match="positive"):
@@ -65,8 +68,9 @@ def test_mdn_and_wta():
     one = mdn_nll(torch.zeros(5, 1), mu[:, :1], sg[:, :1], y)
     torch.testing.assert_close(one, gaussian_nll(mu[:, 0], sg[:, 0], y))
     preds = torch.tensor([[0.0, 1.0, 5.0]])
-    assert float(winner_takes_all_loss(preds, torch.tensor([0.9]))[0]) == \
-        pytest.approx(0.01)
+    assert float(winner_takes_all_loss(preds, torch.tensor([0.9]))[0]) == pytest.approx(
+        0.01
+    )
     relaxed = winner_takes_all_loss(preds, torch.tensor([0.9]), epsilon=0.1)
     assert float(relaxed[0]) == pytest.approx(0.9 * 0.01 + 0.1 * (0.81 + 16.81) / 2)
 
@@ -100,8 +104,9 @@ def digits_probs():
     from tmlbook.data import load_digits_splits
 
     sp = load_digits_splits()
-    clf = LogisticRegression(max_iter=300, C=0.05).fit(sp.train.X.numpy(),
-                                                       sp.train.y.numpy())
+    clf = LogisticRegression(max_iter=300, C=0.05).fit(
+        sp.train.X.numpy(), sp.train.y.numpy()
+    )
     return clf, sp
 
 
@@ -111,8 +116,9 @@ def test_lac_matches_mapie(digits_probs):
     clf, sp = digits_probs
     Xc, yc = sp.val.X.numpy(), sp.val.y.numpy()
     Xt = sp.test.X.numpy()
-    mapie = SplitConformalClassifier(clf, confidence_level=0.9,
-                                     conformity_score="lac", prefit=True)
+    mapie = SplitConformalClassifier(
+        clf, confidence_level=0.9, conformity_score="lac", prefit=True
+    )
     mapie.conformalize(Xc, yc)
     _, theirs = mapie.predict_set(Xt)
     pc = torch.from_numpy(clf.predict_proba(Xc))
@@ -180,10 +186,12 @@ def test_llm_dataset_and_estimators():
     e = np.array([[1, 1, 0], [1, 1, 0], [0, 1, 1]], dtype=bool)  # 2 -> 1 one-way
     assert semantic_clusters(e).tolist() == [0, 0, 1]
     assert semantic_entropy(e) == pytest.approx(
-        -(2 / 3 * math.log(2 / 3) + 1 / 3 * math.log(1 / 3)))
+        -(2 / 3 * math.log(2 / 3) + 1 / 3 * math.log(1 / 3))
+    )
     lp = [0.0, 0.0, -50.0]
     assert semantic_entropy(e, log_probs=lp) == pytest.approx(0, abs=1e-12)
     assert lexical_entropy(["a", "a", "b", "c"]) == pytest.approx(
-        -(0.5 * math.log(0.5) + 2 * 0.25 * math.log(0.25)))
+        -(0.5 * math.log(0.5) + 2 * 0.25 * math.log(0.25))
+    )
     conf, corr = torch.tensor([0.9, 0.2, 0.5]), torch.tensor([1, 0, 1])
     assert auarc(conf, corr) == pytest.approx(1 - aurc(conf, corr))

@@ -55,9 +55,7 @@ assert small < large, "CLAIM: the first number is smaller than the second"
 )
 
 #: Every page of Part 0 (L1) and Part I (L2-L4) listed in the table of contents.
-PART_I = re.findall(
-    r"file:\s*chapters/(l0[1-4]-\S+)", (REPO / "_toc.yml").read_text()
-)
+PART_I = re.findall(r"file:\s*chapters/(l0[1-4]-\S+)", (REPO / "_toc.yml").read_text())
 
 
 def claim_cells(text):

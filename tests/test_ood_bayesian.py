@@ -94,8 +94,9 @@ def test_scores_equal_pytorch_ood_up_to_sign(ref_model, digits):
         z = ref_model(X)
     torch.testing.assert_close(msp_score(z).float(), -MaxSoftmax(ref_model)(X))
     torch.testing.assert_close(max_logit_score(z).float(), -MaxLogit(ref_model)(X))
-    torch.testing.assert_close(energy_score(z, 2.0).float(),
-                               -EnergyBased(ref_model, t=2.0)(X))
+    torch.testing.assert_close(
+        energy_score(z, 2.0).float(), -EnergyBased(ref_model, t=2.0)(X)
+    )
     ours = odin_score(ref_model, X, temperature=1000.0, epsilon=0.01)
     theirs = ODIN(ref_model, temperature=1000.0, eps=0.01)(X)
     torch.testing.assert_close(ours.float(), -theirs, atol=1e-6, rtol=1e-5)
@@ -126,27 +127,36 @@ def test_laplace_last_layer_matches_laplace_torch(digits):
     X = digits.train.X[:200].double()
     y = digits.train.y[:200]
     ours = laplace_last_layer(model, X, y, prior_precision=0.7)
-    la = Laplace(copy.deepcopy(model), "classification",
-                 subset_of_weights="last_layer", hessian_structure="full",
-                 prior_precision=0.7)
-    la.fit(torch.utils.data.DataLoader(torch.utils.data.TensorDataset(X, y),
-                                       batch_size=50))
+    la = Laplace(
+        copy.deepcopy(model),
+        "classification",
+        subset_of_weights="last_layer",
+        hessian_structure="full",
+        prior_precision=0.7,
+    )
+    la.fit(
+        torch.utils.data.DataLoader(torch.utils.data.TensorDataset(X, y), batch_size=50)
+    )
     torch.testing.assert_close(ours.mean, la.mean.double())
     prec = torch.linalg.inv(ours.covariance)
-    torch.testing.assert_close(prec, la.posterior_precision.double(),
-                               rtol=1e-6, atol=1e-8)
-    torch.testing.assert_close(ours.covariance, la.posterior_covariance.double(),
-                               rtol=1e-5, atol=1e-7)
+    torch.testing.assert_close(
+        prec, la.posterior_precision.double(), rtol=1e-6, atol=1e-8
+    )
+    torch.testing.assert_close(
+        ours.covariance, la.posterior_covariance.double(), rtol=1e-5, atol=1e-7
+    )
     Xt = digits.test.X[:50].double()
     theirs = la(Xt, pred_type="glm", link_approx="probit")
-    torch.testing.assert_close(ours.predict_proba(Xt), theirs.double(),
-                               rtol=1e-6, atol=1e-9)
+    torch.testing.assert_close(
+        ours.predict_proba(Xt), theirs.double(), rtol=1e-6, atol=1e-9
+    )
 
 
 def test_ensemble_mc_dropout_swag_properties(digits):
     X, y = digits.train.X[:300], digits.train.y[:300]
-    members = deep_ensemble(lambda: MLP(hidden=(32,)), X, y, n_members=3,
-                            epochs=3, device="cpu")
+    members = deep_ensemble(
+        lambda: MLP(hidden=(32,)), X, y, n_members=3, epochs=3, device="cpu"
+    )
     stack = predict_stack(members, digits.test.X)
     assert stack.shape == (3, 540, 10)
     assert (mutual_information(stack) >= 0).all()

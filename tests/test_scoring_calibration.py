@@ -53,8 +53,9 @@ def test_confidence_scores_closed_forms():
     h = entropy(p)
     assert h[1] == pytest.approx(math.log(3))
     assert h[2] == 0.0  # 0 log 0 = 0, no NaN
-    assert h[0] == pytest.approx(-(0.7 * math.log(0.7) + 0.2 * math.log(0.2)
-                                   + 0.1 * math.log(0.1)))
+    assert h[0] == pytest.approx(
+        -(0.7 * math.log(0.7) + 0.2 * math.log(0.2) + 0.1 * math.log(0.1))
+    )
 
 
 def test_nll_and_brier_match_sklearn():
@@ -92,8 +93,9 @@ def test_entropy_decomposition():
     assert (mi >= 0).all()
     assert torch.allclose(predictive_entropy(stack), expected_entropy(stack) + mi)
     same = stack[:1].expand(5, -1, -1)
-    assert torch.allclose(mutual_information(same), torch.zeros(50).double(),
-                          atol=1e-12)
+    assert torch.allclose(
+        mutual_information(same), torch.zeros(50).double(), atol=1e-12
+    )
 
 
 def test_risk_coverage_and_aurc():
@@ -154,8 +156,9 @@ def test_ece_on_edge_convention():
     assert ece(p, y, n_bins=10) == pytest.approx(0.0)
     # two confidences 0.5 (on the edge of 4 bins, both right) and two 0.45
     # (both wrong): [lo, hi) separates them, (lo, hi] would pool them
-    p2 = torch.tensor([[0.5, 0.3, 0.2]] * 2 + [[0.45, 0.35, 0.2]] * 2,
-                      dtype=torch.float64)
+    p2 = torch.tensor(
+        [[0.5, 0.3, 0.2]] * 2 + [[0.45, 0.35, 0.2]] * 2, dtype=torch.float64
+    )
     y2 = torch.tensor([0, 0, 1, 1])
     ours = ece(p2, y2, n_bins=4)
     conf = p2.max(1).values.numpy()
@@ -182,8 +185,9 @@ def test_torchmetrics_puts_confidence_one_in_a_phantom_bin():
     assert torchmetrics.__version__.startswith("1.9")
     # on ordinary confidences the two agree ...
     _, pr, yr = _random_probs(n=400, k=2, seed=5)
-    agree = float(multiclass_calibration_error(pr.float(), yr, num_classes=2,
-                                               n_bins=15))
+    agree = float(
+        multiclass_calibration_error(pr.float(), yr, num_classes=2, n_bins=15)
+    )
     assert agree == pytest.approx(ece(pr.float(), yr), abs=1e-5)
     # ... while at 1.0 torchmetrics' bin index 15 falls outside the 15 bins
     # (0.5 |0.5 - 1| + 0.5 |1 - 0.95| = 0.275: confidence 1.0 sits alone)
@@ -214,8 +218,11 @@ def test_fit_temperature_matches_scipy_and_keeps_argmax():
     logits, _, _ = _random_probs(n=500, seed=11)
     g = torch.Generator().manual_seed(2)
     # overconfident logits: labels agree with argmax only 60 % of the time
-    y = torch.where(torch.rand(500, generator=g) < 0.6, logits.argmax(1),
-                    torch.randint(0, 5, (500,), generator=g))
+    y = torch.where(
+        torch.rand(500, generator=g) < 0.6,
+        logits.argmax(1),
+        torch.randint(0, 5, (500,), generator=g),
+    )
     z = 4 * logits
     t = fit_temperature(z, y)
     zn, yn = z.numpy(), y.numpy()
@@ -223,8 +230,9 @@ def test_fit_temperature_matches_scipy_and_keeps_argmax():
     def nll_t(log_t):
         return -log_softmax(zn / np.exp(log_t), axis=1)[np.arange(500), yn].mean()
 
-    ref = minimize_scalar(nll_t, bounds=(-5, 5), method="bounded",
-                          options={"xatol": 1e-10})
+    ref = minimize_scalar(
+        nll_t, bounds=(-5, 5), method="bounded", options={"xatol": 1e-10}
+    )
     assert t > 1.5
     assert math.log(t) == pytest.approx(ref.x, abs=1e-6)
     assert torch.equal(temperature_scale(z, t).argmax(1), z.argmax(1))

@@ -235,9 +235,9 @@ class BayesLinear(nn.Module):
         s0 = self.prior_sigma
         for mu, rho in ((self.w_mu, self.w_rho), (self.b_mu, self.b_rho)):
             s = nn.functional.softplus(rho)
-            total = total + (
-                torch.log(s0 / s) + (s**2 + mu**2) / (2 * s0**2) - 0.5
-            ).sum()
+            total = (
+                total + (torch.log(s0 / s) + (s**2 + mu**2) / (2 * s0**2) - 0.5).sum()
+            )
         return total
 
 
