@@ -134,6 +134,21 @@ def test_reference_mlp_accuracy_shipped_and_retrained():
     torch.testing.assert_close(probs.sum(1), torch.ones(540))
 
 
+def test_reference_bn_mlp_shipped_equals_retrained():
+    from tmlbook.models import load_reference_bn_mlp
+    from tmlbook.training import train_reference_bn_mlp
+
+    shipped = load_reference_bn_mlp()
+    assert not shipped.training
+    retrained = train_reference_bn_mlp()  # a few seconds on the CPU
+    assert not retrained.training
+    state = retrained.state_dict()
+    assert set(shipped.state_dict()) == set(state)
+    for key, value in shipped.state_dict().items():
+        assert torch.equal(value, state[key]), f"{key} differs from a re-training"
+    assert evaluate(shipped, *load_digits_splits().test) >= 0.95
+
+
 def test_cross_entropy_matches_torch_and_is_stable():
     gen = torch.Generator().manual_seed(0)
     logits = torch.randn(50, 7, generator=gen, dtype=torch.float64)
