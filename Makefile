@@ -36,7 +36,7 @@ book-all: $(STAMP)
 	$(RUN) $(BIN)/jupyter-book build . --all -W -n --keep-going
 
 test: $(STAMP)
-	$(RUN) $(BIN)/python -m pytest -q -ra
+	$(RUN) $(BIN)/python -m pytest -q -ra --durations=15
 
 clean:
 	rm -rf _build

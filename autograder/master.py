@@ -215,11 +215,34 @@ def load_master(week: str | Path) -> Master:
     return parse(read_notebook(path), str(week), path)
 
 
-SOLUTION_MARKER = re.compile(r"^\s*# (BEGIN|END) SOLUTION.*\n?", re.M)
+IN_CELL_MARKER = re.compile(r"^(\s*)# (BEGIN|END) SOLUTION\b")
+
+
+def solution_lines(source: str) -> list[tuple[str, str]]:
+    """Each line of a code cell with its kind: ``"marker"`` (an in-cell ``# BEGIN
+    SOLUTION`` / ``# END SOLUTION``), ``"solution"`` (between them) or
+    ``"public"`` (what students see)."""
+    out, inside = [], False
+    for line in source.splitlines():
+        match = IN_CELL_MARKER.match(line)
+        if match:
+            inside = match.group(2) == "BEGIN"
+            out.append((line, "marker"))
+        else:
+            out.append((line, "solution" if inside else "public"))
+    return out
 
 
 def strip_solution_markers(source: str) -> str:
-    return SOLUTION_MARKER.sub("", source)
+    """The cell as the worked solution shows it: markers dropped, answer kept."""
+    kept = [ln for ln, kind in solution_lines(source) if kind != "marker"]
+    return "\n".join(kept) + ("\n" if source.endswith("\n") and kept else "")
+
+
+def strip_solution_blocks(source: str) -> str:
+    """The cell as students get it: markers and answer dropped."""
+    kept = [ln for ln, kind in solution_lines(source) if kind == "public"]
+    return "\n".join(kept) + ("\n" if source.endswith("\n") and kept else "")
 
 
 def solution_notebook(

@@ -12,10 +12,15 @@ import copy
 import re
 import nbformat
 
-from autograder.master import Master, _parse_test, walk
+from autograder.master import (
+    IN_CELL_MARKER,
+    Master,
+    _parse_test,
+    solution_lines,
+    walk,
+)
 from autograder.runner import TestCase
 
-OTTER_SOLUTION = re.compile(r"^(\s*)# (BEGIN|END) SOLUTION.*$", re.M)
 HIDDEN = re.compile(r"^\s*### (BEGIN|END) HIDDEN TESTS\s*$\n?", re.M)
 
 
@@ -71,8 +76,11 @@ def nbgrader_source(master: Master) -> nbformat.NotebookNode:
             nb.cells.append(new)
         elif in_solution:
             answer += 1
-            source = OTTER_SOLUTION.sub(
-                lambda m: f"{m.group(1)}### {m.group(2)} SOLUTION", cell.source
+            source = "\n".join(
+                IN_CELL_MARKER.sub(r"\1### \2 SOLUTION", line)
+                if kind == "marker"
+                else line
+                for line, kind in solution_lines(cell.source)
             )
             new = nbformat.v4.new_code_cell(source)
             new.metadata.update(

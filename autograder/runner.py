@@ -204,18 +204,6 @@ def plan_for(master: Master, engine: str, questions: list[str] | None = None) ->
     )
 
 
-def grade_cells_of_notebook(
-    cells: list[tuple[int, str]],
-    master: Master,
-    engine: str,
-    limits: Limits,
-    questions: list[str] | None = None,
-) -> Outcome:
-    """Run ``cells`` (index, source) in a sandbox and grade them against ``master``
-    (only the tests of ``questions``, if given)."""
-    return run_plan(cells, plan_for(master, engine, questions), limits)
-
-
 def _warm_up(threads: int) -> None:
     """Load what the tests will use (torch, tmlbook, the digits) and run one tiny
     training step, so that the first test does not pay for it."""

@@ -525,6 +525,7 @@ class Limits:
     file_mb: int = 64  # largest file the notebook may write
     device: str = "cpu"
     threads: int = 1
+    grader_memory_mb: int = 4096  # heap of the grading process that runs the tests
 
 
 class SandboxGone(RuntimeError):

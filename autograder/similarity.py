@@ -25,8 +25,7 @@ from html import escape
 from itertools import combinations
 from pathlib import Path
 
-from autograder.master import Master, load_master, walk
-from autograder.release import strip_solution_blocks
+from autograder.master import Master, load_master, strip_solution_blocks, walk
 from autograder.submissions import Rejected, discover, read_cells
 
 MIN_TOKENS = 12  # answers shorter than this are too short to compare meaningfully
