@@ -39,7 +39,7 @@ book-all: $(STAMP)
 	$(BOOK) $(BIN)/jupyter-book build . --all -W -n --keep-going
 
 test: $(STAMP)
-	$(RUN) $(BIN)/python -m pytest -q -ra --durations=15
+	$(RUN) $(BIN)/python -m pytest -q -ra --durations=15 -n 2 --dist loadgroup
 
 clean:
 	rm -rf _build

@@ -18,7 +18,26 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 torch.set_num_threads(1)
 
 
+# ``make test`` runs two pytest workers (pytest-xdist, ``--dist loadgroup``): the
+# tests of a module that share an expensive session fixture (a graded batch, the
+# built book, a release) stay on one worker, so the fixture is made once; the
+# per-week and per-module tests spread over both.
+SHARED = {
+    "test_hostile": "hostile",
+    "test_grading": "grading",
+    "test_book": "book",
+    "test_browser": "book",
+    "test_release": "w01-release",
+    "test_otter_zip": "w01-release",
+    "test_similarity": "w01-release",
+}
+
+
 def pytest_collection_modifyitems(config, items):
+    for item in items:
+        group = SHARED.get(item.module.__name__.rpartition(".")[2])
+        if group is not None:
+            item.add_marker(pytest.mark.xdist_group(group))
     if torch.cuda.is_available():
         return
     skip = pytest.mark.skip(reason="needs CUDA")

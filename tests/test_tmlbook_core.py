@@ -265,3 +265,18 @@ def test_reference_mlp_accuracy_shipped_and_retrained():
     assert acc >= 0.95
     probs = predict_proba(retrained, s.test.X)
     torch.testing.assert_close(probs.sum(1), torch.ones(540))
+
+
+def test_reference_bn_mlp_shipped_equals_retrained():
+    from tmlbook.models import load_reference_bn_mlp
+    from tmlbook.training import train_reference_bn_mlp
+
+    shipped = load_reference_bn_mlp()
+    assert not shipped.training
+    retrained = train_reference_bn_mlp()  # a few seconds on the CPU
+    assert not retrained.training
+    state = retrained.state_dict()
+    assert set(shipped.state_dict()) == set(state)
+    for key, value in shipped.state_dict().items():
+        assert torch.equal(value, state[key]), f"{key} differs from a re-training"
+    assert evaluate(shipped, *load_digits_splits().test) >= 0.95

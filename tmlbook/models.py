@@ -153,6 +153,13 @@ class DomainAdaptNet(nn.Module):
 
 
 REFERENCE_WEIGHTS = "mlp_digits.pt"
+REFERENCE_BN_WEIGHTS = "bn_mlp_digits.pt"
+
+
+def _shipped_state(name: str) -> dict[str, torch.Tensor]:
+    path = resources.files("tmlbook") / "weights" / name
+    with resources.as_file(path) as p:
+        return torch.load(p, map_location="cpu", weights_only=True)
 
 
 def load_reference_mlp(device: torch.device | str = "cpu") -> MLP:
@@ -167,10 +174,26 @@ def load_reference_mlp(device: torch.device | str = "cpu") -> MLP:
         In evaluation mode, on ``device``.
     """
     model = MLP()
-    path = resources.files("tmlbook") / "weights" / REFERENCE_WEIGHTS
-    with resources.as_file(path) as p:
-        state = torch.load(p, map_location="cpu", weights_only=True)
-    model.load_state_dict(state)
+    model.load_state_dict(_shipped_state(REFERENCE_WEIGHTS))
+    return model.to(device).eval()
+
+
+def load_reference_bn_mlp(device: torch.device | str = "cpu") -> nn.Module:
+    """The shipped batch-norm MLP (:class:`tmlbook.robustness.BNMLP`) trained on
+    ``train_full``, the model of test-time adaptation.
+
+    :func:`tmlbook.training.train_reference_bn_mlp` re-creates these weights bit
+    for bit on the CPU (a test checks it); loading them saves the training.
+
+    Returns
+    -------
+    BNMLP
+        In evaluation mode, on ``device``.
+    """
+    from tmlbook.robustness import BNMLP
+
+    model = BNMLP()
+    model.load_state_dict(_shipped_state(REFERENCE_BN_WEIGHTS))
     return model.to(device).eval()
 
 

@@ -226,3 +226,15 @@ def train_reference_mlp(seed: int = 0, progress: bool | None = None) -> nn.Modul
         model, *splits.train_full, epochs=30, seed=seed, device="cpu", progress=progress
     )
     return model
+
+
+def train_reference_bn_mlp(seed: int = 0) -> nn.Module:
+    """Train the book's batch-norm MLP, whose weights ``tmlbook`` ships.
+
+    :func:`tmlbook.robustness.train_bn_mlp` with 30 epochs (Adam lr 1e-3, batch
+    64, ``train_full``, seed 0); on the CPU the result equals
+    :func:`tmlbook.models.load_reference_bn_mlp` bit for bit.
+    """
+    from tmlbook.robustness import train_bn_mlp
+
+    return train_bn_mlp(seed=seed, epochs=30)
