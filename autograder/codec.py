@@ -159,6 +159,7 @@ def snapshot(obj, budget: Budget, depth: int = 0):
             "tensor_state",
             _plain_tensor(obj),
             None if grad is None else _plain_tensor(grad),
+            _bool(obj.requires_grad),
         )
     if _isinstance(obj, _ndarray) and obj.dtype.kind in "biufc":
         budget.spend(obj.nbytes)
@@ -285,6 +286,8 @@ def apply_state(obj, state) -> None:
     kind = state[1]
     if kind == "tensor_state" and isinstance(obj, torch.Tensor):
         _copy_into(obj, state[2])
+        if len(state) > 4 and obj.is_leaf and obj.is_floating_point():
+            obj.requires_grad_(bool(state[4]))  # x.requires_grad_() in the answer
         grad = state[3]
         if grad is None:
             obj.grad = None

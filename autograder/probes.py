@@ -39,8 +39,11 @@ def source_of(fn) -> str:
     return local_source(fn)
 
 
-def grad_of(fn, *args, wrt=0, **kwargs):
+def grad_of(fn, *args, wrt=0, output=None, **kwargs):
     """``(value, grad)``: ``fn(*args, **kwargs)`` and d sum(value) / d ``args[wrt]``.
+
+    For a function that returns a tuple, ``output=k`` names the returned tensor to
+    differentiate; ``value`` is then the whole tuple, detached.
 
     ``args[wrt]`` is replaced by a detached copy that requires grad (a tensor), or,
     for an ``nn.Module``, its parameters are the variables and ``grad`` is a dict
@@ -50,8 +53,8 @@ def grad_of(fn, *args, wrt=0, **kwargs):
     """
     probe = getattr(type(fn), "_probe", None)
     if probe is not None:
-        return probe(fn, "grad", args=args, kwargs=kwargs, wrt=wrt)
-    return local_grad(fn, args, kwargs, wrt)
+        return probe(fn, "grad", args=args, kwargs=kwargs, wrt=(wrt, output))
+    return local_grad(fn, args, kwargs, (wrt, output))
 
 
 # ------------------------------------------------------------ the implementations
@@ -72,9 +75,10 @@ def local_source(fn, cells: dict[str, str] | None = None) -> str:
     return "".join(lines)
 
 
-def local_grad(fn, args, kwargs, wrt):
+def local_grad(fn, args, kwargs, wrt_output):
     import torch
 
+    wrt, output = wrt_output
     positions = (wrt,) if isinstance(wrt, int) else tuple(wrt)
     args = list(args)
     variables = []  # per position: a tensor, or a list of (name, parameter)
@@ -94,7 +98,14 @@ def local_grad(fn, args, kwargs, wrt):
                 f"wrt={i}: need a floating-point tensor or a module, "
                 f"got {type(arg).__name__}"
             )
-    value = fn(*args, **kwargs)
+    returned = fn(*args, **kwargs)
+    value = returned
+    if output is not None:
+        if not isinstance(returned, (tuple, list)) or not -len(
+            returned
+        ) <= output < len(returned):
+            raise ProbeError(f"output={output}: the function returned no such item")
+        value = returned[output]
     if not isinstance(value, torch.Tensor):
         raise ProbeError(f"the function returned {type(value).__name__}, not a tensor")
     flat = []
@@ -111,6 +122,11 @@ def local_grad(fn, args, kwargs, wrt):
         else:
             out.append({n: grads.pop(0) for n, _ in v})
     result = out[0] if isinstance(wrt, int) else tuple(out)
+    if output is not None:
+        detached = tuple(
+            r.detach() if isinstance(r, torch.Tensor) else r for r in returned
+        )
+        return detached, result
     return value.detach(), result
 
 

@@ -104,3 +104,21 @@ def test_probes_in_process():
     assert local_source(f, cells) == "the cell"
     with pytest.raises(ProbeError, match="was not defined in a notebook cell"):
         local_source(f, {})
+
+
+def test_requires_grad_set_by_the_answer_comes_back():
+    x = torch.zeros(3)
+    flagged = torch.zeros(3).requires_grad_()
+    codec.apply_state(x, codec.snapshot(flagged, codec.Budget()))
+    assert x.requires_grad
+
+
+def test_grad_of_a_tuple_output():
+    def step(w):
+        return (w**2).sum(), w.detach() + 1
+
+    (loss, other), grad = grad_of(step, torch.tensor([1.0, 3.0]), output=0)
+    assert loss.item() == 10.0 and grad.tolist() == [2.0, 6.0]
+    assert other.tolist() == [2.0, 4.0]
+    with pytest.raises(ProbeError, match="no such item"):
+        grad_of(step, torch.ones(2), output=5)
