@@ -16,45 +16,8 @@ REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 
 
-@pytest.fixture(scope="module")
-def built(tmp_path_factory):
-    out = tmp_path_factory.mktemp("book")
-    env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}", TML_QUIET="1")
-    env.pop("MPLBACKEND", None)
-    proc = subprocess.run(
-        [
-            str(BIN / "jupyter-book"),
-            "build",
-            str(REPO),
-            "--path-output",
-            str(out),
-            "--all",
-            "-W",
-            "-n",
-            "--keep-going",
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-    )
-    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
-    html = out / "_build" / "html"
-    pub = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "autograder",
-            "publish",
-            "--out",
-            str(html / "exercises"),
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=REPO,
-    )
-    assert pub.returncode == 0, pub.stderr
-    return html
+# The `built` fixture (one book build per session, shared with test_browser.py)
+# lives in conftest.py.
 
 
 def test_l01_page_is_executed_with_figures(built):
