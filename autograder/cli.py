@@ -39,12 +39,23 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="skip grading the solution and the mutants first",
     )
+    r.add_argument(
+        "--full",
+        action="store_true",
+        help="verify each mutant on the whole notebook, not its question alone",
+    )
+    r.add_argument(
+        "--check-otter",
+        action="store_true",
+        help="also grade solution and mutants with `otter run` and both engines, "
+        "and require the same per-question scores",
+    )
 
     pub = sub.add_parser("publish", help="student notebooks only, for the book")
     pub.add_argument("--out", required=True)
 
     g = sub.add_parser("grade", help="grade submissions into grades.csv and feedback")
-    g.add_argument("week")
+    g.add_argument("week", help="w01, w02, ... or the path of a master .md file")
     g.add_argument(
         "submissions",
         nargs="+",
@@ -113,7 +124,13 @@ def _dispatch(args) -> int:
             raise ValueError("give one week or --all")
         weeks = available_weeks() if args.all else [args.week]
         for week in weeks:
-            target = release(week, args.out, check=not args.no_verify)
+            target = release(
+                week,
+                args.out,
+                check=not args.no_verify,
+                full=args.full,
+                check_otter=args.check_otter,
+            )
             print(f"released {week} -> {target}")
         return 0
     if args.command == "publish":

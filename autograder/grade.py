@@ -12,6 +12,7 @@ import csv
 import json
 import multiprocessing
 import os
+import resource
 import time
 import traceback
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -50,6 +51,24 @@ def _failed(
     return row, details
 
 
+def _limit_own_memory(megabytes: int) -> None:
+    """Bound this grading process's heap: whatever an answer makes the tests hold
+    fails with MemoryError here instead of growing until the OOM killer ends the
+    batch (the sandbox has limits of its own)."""
+    if megabytes > 0:
+        limit = megabytes * 2**20
+        soft, hard = resource.getrlimit(resource.RLIMIT_DATA)
+        if hard != resource.RLIM_INFINITY:
+            limit = min(limit, hard)
+        resource.setrlimit(resource.RLIMIT_DATA, (limit, hard))
+
+
+def grade_isolated(sub: Submission, plan: Plan, limits: Limits) -> tuple[dict, dict]:
+    """:func:`grade_one` in a worker process of its own, with its memory bounded."""
+    _limit_own_memory(limits.grader_memory_mb)
+    return grade_one(sub, plan, limits)
+
+
 def grade_one(sub: Submission, plan: Plan, limits: Limits) -> tuple[dict, dict]:
     """Grade one submission.  Never raises: problems become the row's status."""
     try:
@@ -58,6 +77,14 @@ def grade_one(sub: Submission, plan: Plan, limits: Limits) -> tuple[dict, dict]:
         return _failed(sub, plan, "rejected", str(exc))
     try:
         outcome = run_plan(cells, plan, limits)
+    except MemoryError:
+        return _failed(
+            sub,
+            plan,
+            "error",
+            "the tests ran out of memory in the grading process "
+            f"({limits.grader_memory_mb} MB): the answers are too large",
+        )
     except Exception as exc:  # noqa: BLE001 - a grader bug must not lose the row
         return _failed(
             sub,
@@ -104,7 +131,7 @@ def _run_pool(subs, plan, limits, workers, bar) -> dict[str, tuple[dict, dict]]:
     with ProcessPoolExecutor(
         max_workers=workers, mp_context=ctx, max_tasks_per_child=1
     ) as pool:
-        futures = {pool.submit(grade_one, s, plan, limits): s for s in subs}
+        futures = {pool.submit(grade_isolated, s, plan, limits): s for s in subs}
         for future in as_completed(futures):
             sub = futures[future]
             try:
@@ -148,7 +175,9 @@ def grade(
 
     if engine not in ENGINES:
         raise ValueError(f"unknown engine {engine!r}: use one of {', '.join(ENGINES)}")
-    plan = plan_for(load_master(week), engine)  # fails early for a wrong week
+    master = load_master(week)  # fails early for a wrong week
+    week = master.week
+    plan = plan_for(master, engine)
     limits = limits or Limits()
     subs = shard_of(discover(paths, week), shard)
     out = Path(out)
@@ -160,11 +189,9 @@ def grade(
         progress = os.environ.get("TML_QUIET", "") in ("", "0")
     bar = tqdm(total=len(subs), desc=f"grading {week}", disable=not progress)
     started = time.monotonic()
-    if workers <= 1 and len(subs) == 1:
-        results = {subs[0].student: grade_one(subs[0], plan, limits)}
-        bar.update(1)
-    else:
-        results = _run_pool(subs, plan, limits, max(1, workers), bar) if subs else {}
+    # Always in worker processes: the answers a batch brings back never reach the
+    # memory of the process that writes grades.csv.
+    results = _run_pool(subs, plan, limits, max(1, workers), bar) if subs else {}
     bar.close()
     rows = []
     for sub in subs:

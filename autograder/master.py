@@ -19,6 +19,8 @@ import jupytext
 import nbformat
 import yaml
 
+from autograder.runner import TestCase
+
 REPO = Path(__file__).resolve().parent.parent
 EXERCISES = REPO / "exercises"
 WEEK = re.compile(r"^w\d\d$")
@@ -29,26 +31,6 @@ CONFIG = re.compile(
 
 class MasterError(ValueError):
     """The master, or the week asked for, is not usable."""
-
-
-@dataclass
-class TestCase:
-    """One otter test case: a ``test_*`` function and its points."""
-
-    question: str
-    name: str
-    code: str  # the function definition, without the config docstring
-    points: float
-    hidden: bool
-    failure_message: str = ""
-    success_message: str = ""
-
-    @property
-    def params(self) -> list[str]:
-        fn = next(
-            n for n in ast.parse(self.code).body if isinstance(n, ast.FunctionDef)
-        )
-        return [a.arg for a in fn.args.args]
 
 
 @dataclass
@@ -116,56 +98,75 @@ def read_notebook(path: Path) -> nbformat.NotebookNode:
     return jupytext.read(path, fmt="md:myst")
 
 
-def parse(notebook: nbformat.NotebookNode, week: str, path: Path) -> Master:
-    questions: list[Question] = []
-    current: Question | None = None
+@dataclass
+class Block:
+    """Where one cell of a master stands: the one reading of BEGIN/END markers."""
+
+    index: int
+    cell: nbformat.NotebookNode
+    question: str | None  # the question the cell belongs to (None: setup)
+    marker: str | None = None  # a raw boundary cell's marker, upper case
+    config: dict = field(default_factory=dict)  # ... and its YAML
+    in_tests: bool = False
+    in_solution: bool = False
+
+
+def walk(notebook: nbformat.NotebookNode):
+    """Yield a :class:`Block` per cell of a master notebook, in order."""
+    question = None
     in_tests = in_solution = False
-    assignment = None
     for i, cell in enumerate(notebook.cells):
         raw = _raw_config(cell)
         if raw:
             marker, config = raw
-            if marker == "ASSIGNMENT CONFIG":
-                assignment = config
-            elif marker == "BEGIN QUESTION":
-                if current is not None:
-                    raise MasterError(
-                        f"cell {i}: question inside question {current.name}"
-                    )
-                if "name" not in config or "points" not in config:
-                    raise MasterError(f"cell {i}: BEGIN QUESTION needs name and points")
-                current = Question(str(config["name"]), float(config["points"]))
-            elif marker == "END QUESTION":
-                if current is None:
-                    raise MasterError(f"cell {i}: END QUESTION without BEGIN QUESTION")
-                total = sum(t.points for t in current.tests)
-                if abs(total - current.points) > 1e-9:
-                    raise MasterError(
-                        f"{current.name}: test points add up to {total}, "
-                        f"the question is worth {current.points}"
-                    )
-                questions.append(current)
-                current = None
-            elif marker == "BEGIN TESTS":
-                in_tests = True
-            elif marker == "END TESTS":
-                in_tests = False
-            elif marker == "BEGIN SOLUTION":
-                in_solution = True
-            elif marker == "END SOLUTION":
-                in_solution = False
+            if marker == "BEGIN QUESTION":
+                question = str(config.get("name", "")) or None
+            in_tests = {"BEGIN TESTS": True, "END TESTS": False}.get(marker, in_tests)
+            in_solution = {"BEGIN SOLUTION": True, "END SOLUTION": False}.get(
+                marker, in_solution
+            )
+            yield Block(i, cell, question, marker, config, in_tests, in_solution)
+            if marker == "END QUESTION":
+                question = None
             continue
-        if cell.cell_type != "code" or current is None:
-            continue
-        if in_tests:
-            current.tests.append(_parse_test(cell.source, current.name, i))
-        elif in_solution:
-            tree = ast.parse(strip_solution_markers(cell.source))
-            current.solution_names += [
-                n.name
-                for n in tree.body
-                if isinstance(n, (ast.FunctionDef, ast.ClassDef))
-            ]
+        yield Block(i, cell, question, None, {}, in_tests, in_solution)
+
+
+def parse(notebook: nbformat.NotebookNode, week: str, path: Path) -> Master:
+    questions: list[Question] = []
+    current: Question | None = None
+    assignment = None
+    for b in walk(notebook):
+        i = b.index
+        if b.marker == "ASSIGNMENT CONFIG":
+            assignment = b.config
+        elif b.marker == "BEGIN QUESTION":
+            if current is not None:
+                raise MasterError(f"cell {i}: question inside question {current.name}")
+            if "name" not in b.config or "points" not in b.config:
+                raise MasterError(f"cell {i}: BEGIN QUESTION needs name and points")
+            current = Question(str(b.config["name"]), float(b.config["points"]))
+        elif b.marker == "END QUESTION":
+            if current is None:
+                raise MasterError(f"cell {i}: END QUESTION without BEGIN QUESTION")
+            total = sum(t.points for t in current.tests)
+            if abs(total - current.points) > 1e-9:
+                raise MasterError(
+                    f"{current.name}: test points add up to {total}, "
+                    f"the question is worth {current.points}"
+                )
+            questions.append(current)
+            current = None
+        elif b.marker is None and b.cell.cell_type == "code" and current is not None:
+            if b.in_tests:
+                current.tests.append(_parse_test(b.cell.source, current.name, i))
+            elif b.in_solution:
+                tree = ast.parse(strip_solution_markers(b.cell.source))
+                current.solution_names += [
+                    n.name
+                    for n in tree.body
+                    if isinstance(n, (ast.FunctionDef, ast.ClassDef))
+                ]
     if assignment is None:
         raise MasterError(f"{path}: no ASSIGNMENT CONFIG cell")
     if str(assignment.get("name")) != week:
@@ -198,38 +199,73 @@ def _parse_test(source: str, question: str, index: int) -> TestCase:
         hidden=bool(config.get("hidden", False)),
         failure_message=str(config.get("failure_message", "")),
         success_message=str(config.get("success_message", "")),
+        call=funcs[0].name,
     )
 
 
-def load_master(week: str) -> Master:
-    path = find_master(week)
-    return parse(read_notebook(path), week, path)
+def load_master(week: str | Path) -> Master:
+    """The master of ``week`` (``"w01"``), or the master file at a path
+    (``path/to/w00.md``: a master outside ``exercises/``, for tests)."""
+    if str(week).endswith(".md"):
+        path = Path(week).resolve()
+        if not path.is_file():
+            raise MasterError(f"no master file {week}")
+        return parse(read_notebook(path), path.stem, path)
+    path = find_master(str(week))
+    return parse(read_notebook(path), str(week), path)
 
 
-SOLUTION_MARKER = re.compile(r"^\s*# (BEGIN|END) SOLUTION.*\n?", re.M)
+IN_CELL_MARKER = re.compile(r"^(\s*)# (BEGIN|END) SOLUTION\b")
+
+
+def solution_lines(source: str) -> list[tuple[str, str]]:
+    """Each line of a code cell with its kind: ``"marker"`` (an in-cell ``# BEGIN
+    SOLUTION`` / ``# END SOLUTION``), ``"solution"`` (between them) or
+    ``"public"`` (what students see)."""
+    out, inside = [], False
+    for line in source.splitlines():
+        match = IN_CELL_MARKER.match(line)
+        if match:
+            inside = match.group(2) == "BEGIN"
+            out.append((line, "marker"))
+        else:
+            out.append((line, "solution" if inside else "public"))
+    return out
 
 
 def strip_solution_markers(source: str) -> str:
-    return SOLUTION_MARKER.sub("", source)
+    """The cell as the worked solution shows it: markers dropped, answer kept."""
+    kept = [ln for ln, kind in solution_lines(source) if kind != "marker"]
+    return "\n".join(kept) + ("\n" if source.endswith("\n") and kept else "")
 
 
-def solution_notebook(master: Master) -> nbformat.NotebookNode:
-    """The worked solution for tutors: answers in place, no tests, no raw cells."""
+def strip_solution_blocks(source: str) -> str:
+    """The cell as students get it: markers and answer dropped."""
+    kept = [ln for ln, kind in solution_lines(source) if kind == "public"]
+    return "\n".join(kept) + ("\n" if source.endswith("\n") and kept else "")
+
+
+def solution_notebook(
+    master: Master, questions: list[str] | None = None
+) -> nbformat.NotebookNode:
+    """The worked solution for tutors: answers in place, no tests, no raw cells.
+
+    With ``questions``, only the setup cells (outside every question) and the
+    cells of those questions.  Each code cell records its question in
+    ``metadata.tmlbook.question``.
+    """
     nb = nbformat.v4.new_notebook(metadata=copy.deepcopy(master.notebook.metadata))
-    in_tests = False
-    for cell in master.notebook.cells:
-        raw = _raw_config(cell)
-        if raw:
-            in_tests = {"BEGIN TESTS": True, "END TESTS": False}.get(raw[0], in_tests)
+    for b in walk(master.notebook):
+        if b.marker is not None or b.in_tests:
             continue
-        if in_tests:
+        if questions is not None and b.question not in (None, *questions):
             continue
-        if cell.cell_type == "code":
-            nb.cells.append(
-                nbformat.v4.new_code_cell(strip_solution_markers(cell.source))
-            )
+        if b.cell.cell_type == "code":
+            cell = nbformat.v4.new_code_cell(strip_solution_markers(b.cell.source))
+            cell.metadata["tmlbook"] = {"question": b.question}
+            nb.cells.append(cell)
         else:
-            nb.cells.append(nbformat.v4.new_markdown_cell(cell.source))
+            nb.cells.append(nbformat.v4.new_markdown_cell(b.cell.source))
     nb.metadata["tmlbook"] = {"week": master.week, "kind": "solution"}
     return nb
 
@@ -263,13 +299,18 @@ def load_mutants(master: Master) -> list[Mutant]:
     return mutants
 
 
-def mutant_notebook(master: Master, mutant: Mutant) -> nbformat.NotebookNode:
-    """The solution notebook with one question's answer cells replaced by the mutant."""
-    nb = solution_notebook(master)
+def mutant_notebook(
+    master: Master, mutant: Mutant, alone: bool = False
+) -> nbformat.NotebookNode:
+    """The solution notebook with one question's answer cells replaced by the mutant;
+    ``alone``: the setup cells and the mutant's question only."""
+    nb = solution_notebook(master, [mutant.question] if alone else None)
     names = set(master.question(mutant.question).solution_names)
     replaced = False
     for cell in nb.cells:
         if cell.cell_type != "code":
+            continue
+        if cell.metadata.get("tmlbook", {}).get("question") != mutant.question:
             continue
         try:
             defined = {

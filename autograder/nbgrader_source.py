@@ -10,26 +10,18 @@ from __future__ import annotations
 
 import copy
 import re
-from dataclasses import dataclass
-
 import nbformat
 
-from autograder.master import Master, _parse_test, _raw_config
+from autograder.master import (
+    IN_CELL_MARKER,
+    Master,
+    _parse_test,
+    solution_lines,
+    walk,
+)
+from autograder.runner import TestCase
 
-OTTER_SOLUTION = re.compile(r"^(\s*)# (BEGIN|END) SOLUTION.*$", re.M)
 HIDDEN = re.compile(r"^\s*### (BEGIN|END) HIDDEN TESTS\s*$\n?", re.M)
-
-
-@dataclass
-class GradeCell:
-    """A grade cell as the nbgrader engine runs it."""
-
-    question: str
-    grade_id: str
-    code: str  # hidden-test markers removed
-    points: float
-    hidden: bool
-    failure_message: str
 
 
 def _meta(
@@ -55,21 +47,13 @@ def _meta(
 def nbgrader_source(master: Master) -> nbformat.NotebookNode:
     nb = nbformat.v4.new_notebook(metadata=copy.deepcopy(master.notebook.metadata))
     nb.metadata.pop("otter", None)
-    question = None
-    in_tests = in_solution = False
     answer = tests = 0
-    for i, cell in enumerate(master.notebook.cells):
-        raw = _raw_config(cell)
-        if raw:
-            marker, config = raw
-            if marker == "BEGIN QUESTION":
-                question, answer, tests = str(config["name"]), 0, 0
-            elif marker == "END QUESTION":
-                question = None
-            in_tests = {"BEGIN TESTS": True, "END TESTS": False}.get(marker, in_tests)
-            in_solution = {"BEGIN SOLUTION": True, "END SOLUTION": False}.get(
-                marker, in_solution
-            )
+    for b in walk(master.notebook):
+        cell, question, i = b.cell, b.question, b.index
+        in_tests, in_solution = b.in_tests, b.in_solution
+        if b.marker is not None:
+            if b.marker == "BEGIN QUESTION":
+                answer = tests = 0
             continue
         if cell.cell_type == "markdown":
             nb.cells.append(nbformat.v4.new_markdown_cell(cell.source))
@@ -92,8 +76,11 @@ def nbgrader_source(master: Master) -> nbformat.NotebookNode:
             nb.cells.append(new)
         elif in_solution:
             answer += 1
-            source = OTTER_SOLUTION.sub(
-                lambda m: f"{m.group(1)}### {m.group(2)} SOLUTION", cell.source
+            source = "\n".join(
+                IN_CELL_MARKER.sub(r"\1### \2 SOLUTION", line)
+                if kind == "marker"
+                else line
+                for line, kind in solution_lines(cell.source)
             )
             new = nbformat.v4.new_code_cell(source)
             new.metadata.update(
@@ -110,7 +97,7 @@ def nbgrader_source(master: Master) -> nbformat.NotebookNode:
     return nb
 
 
-def grade_cells(master: Master) -> list[GradeCell]:
+def grade_cells(master: Master) -> list[TestCase]:
     """The grade cells of :func:`nbgrader_source`, ready for the nbgrader engine."""
     cells = []
     for cell in nbgrader_source(master).cells:
@@ -121,7 +108,7 @@ def grade_cells(master: Master) -> list[GradeCell]:
         hidden = "### BEGIN HIDDEN TESTS" in cell.source
         failure = master.question(question).tests[int(number) - 1].failure_message
         cells.append(
-            GradeCell(
+            TestCase(
                 question,
                 meta["grade_id"],
                 HIDDEN.sub("", cell.source),

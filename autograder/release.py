@@ -16,28 +16,33 @@ student files would contain solution code or hidden-test code is refused too.
 
 from __future__ import annotations
 
+import copy
 import json
+import multiprocessing
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 
 import jupytext
 import nbformat
 
 from autograder.master import (
-    _raw_config,
     Master,
     load_master,
     load_mutants,
     mutant_notebook,
     solution_notebook,
+    solution_lines,
+    strip_solution_blocks,
     strip_solution_markers,
+    walk,
 )
 from autograder.nbgrader_source import nbgrader_source
-from autograder.runner import Limits, grade_cells_of_notebook
+from autograder.runner import Limits, plan_for, run_plan
 
 
 class ReleaseError(RuntimeError):
@@ -48,18 +53,46 @@ def _code_cells(nb) -> list[tuple[int, str]]:
     return [(i, c.source) for i, c in enumerate(nb.cells) if c.cell_type == "code"]
 
 
-def verify(master: Master, engine: str = "otter", limits: Limits | None = None) -> dict:
-    """Grade the solution and every mutant; raise :class:`ReleaseError` on a failure."""
+def _run_all(jobs: list, limits: Limits, workers: int) -> list:
+    """``run_plan`` on each (cells, plan), ``workers`` at a time (our own notebooks:
+    worker processes are reused; each notebook still gets a fresh sandbox)."""
+    if workers <= 1 or len(jobs) <= 1:
+        return [run_plan(cells, plan, limits) for cells, plan in jobs]
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+        futures = [pool.submit(run_plan, c, p, limits) for c, p in jobs]
+        return [f.result() for f in futures]
+
+
+def verify(
+    master: Master,
+    engine: str = "otter",
+    limits: Limits | None = None,
+    full: bool = False,
+    workers: int = 2,
+) -> dict:
+    """Grade the solution and every mutant; raise :class:`ReleaseError` on a failure.
+
+    The solution must score full marks.  Each mutant is graded on the setup cells
+    and its own question (``full``: on the whole notebook, every question's tests)
+    and must pass every public test of its question yet lose points there, through
+    its hidden tests; with ``full`` it must also keep every other question's points.
+    """
     limits = limits or Limits(timeout=600)
-    report = {"engine": engine, "solution": None, "mutants": {}}
-    sol = grade_cells_of_notebook(
-        _code_cells(solution_notebook(master)), master, engine, limits
-    )
+    report = {"engine": engine, "solution": None, "mutants": {}, "full": full}
+    mutants = load_mutants(master)
+    jobs = [(_code_cells(solution_notebook(master)), plan_for(master, engine))]
+    for mutant in mutants:
+        nb = mutant_notebook(master, mutant, alone=not full)
+        plan = plan_for(master, engine, None if full else [mutant.question])
+        jobs.append((_code_cells(nb), plan))
+    sol, *graded = _run_all(jobs, limits, workers)
     report["solution"] = {
         "score": sol.score,
         "max_score": sol.max_score,
         "status": sol.status,
         "seconds": sol.seconds,
+        "questions": sol.questions,
     }
     problems = []
     if sol.status != "graded" or abs(sol.score - sol.max_score) > 1e-9:
@@ -69,7 +102,6 @@ def verify(master: Master, engine: str = "otter", limits: Limits | None = None) 
             f"(status {sol.status}; failing: {', '.join(failed) or '-'}; "
             f"{'; '.join(sol.reasons)})"
         )
-    mutants = load_mutants(master)
     if not mutants:
         problems.append(
             "no mutants: every question needs at least one known-wrong answer"
@@ -78,23 +110,15 @@ def verify(master: Master, engine: str = "otter", limits: Limits | None = None) 
     for q in master.questions:
         if q.name not in covered:
             problems.append(f"question {q.name} has no mutant")
-    for mutant in mutants:
-        out = grade_cells_of_notebook(
-            _code_cells(mutant_notebook(master, mutant)), master, engine, limits
-        )
-        own = out.questions[mutant.question]
-        full = master.question(mutant.question).points
+    for mutant, out in zip(mutants, graded):
         report["mutants"][mutant.name] = {
             "question": mutant.question,
-            "score": out.score,
-            "question_score": own,
+            "questions": out.questions,
+            "question_score": out.questions[mutant.question],
             "seconds": out.seconds,
+            "units": {u.name: u.passed for u in out.units},
         }
-        if own >= full - 1e-9:
-            problems.append(
-                f"mutant {mutant.name} keeps all {full:g} points of "
-                f"{mutant.question}: the hidden tests do not catch it"
-            )
+        problems += mutant_problems(master, mutant, out)
     if problems:
         raise ReleaseError(
             f"{master.week} is not fit to release:\n  - " + "\n  - ".join(problems)
@@ -102,30 +126,52 @@ def verify(master: Master, engine: str = "otter", limits: Limits | None = None) 
     return report
 
 
+def mutant_problems(master: Master, mutant, out) -> list[str]:
+    """Why a graded mutant does not prove its question's hidden tests (or [])."""
+    problems = []
+    question = master.question(mutant.question)
+    if out.status != "graded":
+        problems.append(
+            f"mutant {mutant.name} did not run ({out.status}: {'; '.join(out.reasons)})"
+        )
+    for unit in out.units:
+        if unit.question == mutant.question and not unit.hidden and not unit.passed:
+            problems.append(
+                f"mutant {mutant.name} fails the public test {unit.name} "
+                f"({unit.message[:120]}): a badly written mutant, since a student "
+                "would see that failure; make the mistake pass the public tests"
+            )
+    own = out.questions[mutant.question]
+    if own >= question.points - 1e-9:
+        problems.append(
+            f"mutant {mutant.name} keeps all {question.points:g} points of "
+            f"{mutant.question}: the hidden tests do not catch it"
+        )
+    for q in master.questions:
+        if q.name != mutant.question and q.name in out.questions:
+            if out.questions[q.name] < q.points - 1e-9:
+                problems.append(
+                    f"mutant {mutant.name} of {mutant.question} loses points on "
+                    f"{q.name} too: questions must not depend on each other"
+                )
+    return problems
+
+
 def leaks(master: Master, text: str) -> list[str]:
     """Solution lines or hidden-test code that appear in ``text`` (a student file)."""
     found = []
-    in_solution = False
     # Lines that the master shows outside solution blocks (the prompts quote some
     # calls) are public and cannot leak.
     public = "\n".join(strip_solution_blocks(c.source) for c in master.notebook.cells)
-    for cell in master.notebook.cells:
-        raw = _raw_config(cell)
-        if raw:
-            in_solution = {"BEGIN SOLUTION": True, "END SOLUTION": False}.get(
-                raw[0], in_solution
-            )
+    for b in walk(master.notebook):
+        cell = b.cell
+        if b.marker is not None or cell.cell_type != "code" or not b.in_solution:
             continue
-        if cell.cell_type != "code" or not in_solution:
-            continue
-        body, inside = [], False
-        for line in cell.source.splitlines():
-            if "# BEGIN SOLUTION" in line:
-                inside = True
-            elif "# END SOLUTION" in line:
-                inside = False
-            elif inside and len(line.strip()) > 12:
-                body.append(line.strip())
+        body = [
+            line.strip()
+            for line, kind in solution_lines(cell.source)
+            if kind == "solution" and len(line.strip()) > 12
+        ]
         found += [
             f"solution line: {line}"
             for line in body
@@ -139,19 +185,6 @@ def leaks(master: Master, text: str) -> list[str]:
         if marker in text:
             found.append(f"marker {marker}")
     return found
-
-
-def strip_solution_blocks(source: str) -> str:
-    """``source`` without the lines between ``# BEGIN/END SOLUTION`` markers."""
-    kept, inside = [], False
-    for line in source.splitlines():
-        if "# BEGIN SOLUTION" in line:
-            inside = True
-        elif "# END SOLUTION" in line:
-            inside = False
-        elif not inside:
-            kept.append(line)
-    return "\n".join(kept)
 
 
 def _run(cmd: list[str], cwd: Path) -> None:
@@ -217,11 +250,32 @@ def student_notebook(master: Master, workdir: Path) -> tuple[Path, Path]:
 
 
 def release(
-    week: str, out: str | Path, *, check: bool = True, limits: Limits | None = None
+    week: str,
+    out: str | Path,
+    *,
+    check: bool = True,
+    limits: Limits | None = None,
+    full: bool = False,
+    check_otter: bool = False,
 ) -> Path:
-    """Write the release of ``week`` under ``out/<week>``; return that folder."""
+    """Write the release of ``week`` under ``out/<week>``; return that folder.
+
+    ``check``: verify the solution and the mutants first (:func:`verify`; ``full``
+    grades each mutant on the whole notebook).  ``check_otter``: verify with both
+    engines, then grade the solution and every mutant with the released otter zip
+    under ``otter run`` (the Gradescope path) and require the same score on every
+    question from all three.
+    """
     master = load_master(week)
-    report = verify(master, limits=limits) if check else {"skipped": True}
+    week = master.week
+    report: dict = {"skipped": True}
+    if check or check_otter:
+        report = verify(master, limits=limits, full=full)
+    if check_otter:
+        report = {
+            "otter": report,
+            "nbgrader": verify(master, "nbgrader", limits=limits, full=full),
+        }
     target = Path(out) / week
     with tempfile.TemporaryDirectory(prefix=f"tml-release-{week}-") as tmp:
         tmp = Path(tmp)
@@ -259,8 +313,67 @@ def release(
             nbg_release, target / "nbgrader" / "release" / week / f"{week}.ipynb"
         )
         (target / "nbgrader" / "nbgrader_config.py").write_text(NBGRADER_CONFIG)
+    if check_otter:
+        report["otter_run"] = compare_with_otter_run(master, target, report)
     (target / "verification.json").write_text(json.dumps(report, indent=1))
     return target
+
+
+def otter_run(master: Master, nb, zip_path: Path, workdir: Path) -> dict[str, float]:
+    """Per-question scores that otter's own runner gives notebook ``nb``."""
+    workdir.mkdir(parents=True)
+    student = nbformat.read(
+        zip_path.parent.parent / "student" / f"{master.week}.ipynb", 4
+    )
+    nb = copy.deepcopy(nb)
+    nb.metadata["otter"] = student.metadata["otter"]  # otter checks the assignment
+    sub = workdir / f"{master.week}.ipynb"
+    nbformat.write(nb, sub)
+    (workdir / "out").mkdir()
+    _run([_bin("otter"), "run", "-a", str(zip_path), "-o", "out", sub.name], workdir)
+    results = json.loads((workdir / "out" / "results.json").read_text())
+    names = {q.name for q in master.questions}
+    return {
+        t["name"]: float(t.get("score") or 0.0)
+        for t in results["tests"]
+        if t.get("name") in names
+    }
+
+
+def compare_with_otter_run(master: Master, target: Path, report: dict) -> dict:
+    """Grade the solution and each mutant with ``otter run``; raise
+    :class:`ReleaseError` where a question's score differs from either engine's."""
+    zip_path = target / "autograder" / f"{master.week}-autograder.zip"
+    full = {q.name: q.points for q in master.questions}
+    expected = {"solution": dict(full)}
+    notebooks = {"solution": solution_notebook(master)}
+    for mutant in load_mutants(master):
+        scores = {
+            engine: report[engine]["mutants"][mutant.name]["questions"]
+            for engine in ("otter", "nbgrader")
+        }
+        expected[mutant.name] = dict(full, **scores["otter"])
+        if scores["otter"] != scores["nbgrader"]:
+            raise ReleaseError(f"mutant {mutant.name}: the engines disagree: {scores}")
+        notebooks[mutant.name] = mutant_notebook(master, mutant)
+    with tempfile.TemporaryDirectory(prefix="tml-otter-run-") as tmp:
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            futures = {
+                name: pool.submit(otter_run, master, nb, zip_path, Path(tmp) / name)
+                for name, nb in notebooks.items()
+            }
+            got = {name: f.result() for name, f in futures.items()}
+    problems = [
+        f"{name}: otter run gives {got[name]}, the grader {expected[name]}"
+        for name in notebooks
+        if any(abs(got[name].get(q, 0.0) - p) > 1e-9 for q, p in expected[name].items())
+    ]
+    if problems:
+        raise ReleaseError(
+            f"{master.week}: otter run and the grader disagree:\n  - "
+            + "\n  - ".join(problems)
+        )
+    return got
 
 
 def publish(out: str | Path, weeks: list[str]) -> list[Path]:

@@ -29,9 +29,16 @@ import os
 import pickle
 import re
 import resource
+import shutil
 import signal
+import subprocess
 import sys
+import tempfile
+import threading
 import time
+from dataclasses import dataclass
+
+from autograder import wire
 
 OUTPUT_LIMIT = 20_000
 MAGIC = re.compile(r"^\s*[%!]")
@@ -299,7 +306,11 @@ def _display(*objs, **kwargs):
 
 def main(argv: list[str]) -> int:
     rfd, wfd = int(argv[0]), int(argv[1])
-    from autograder import codec, wire
+    import linecache
+
+    from autograder import codec, probes, wire
+
+    local_source, local_grad = probes.local_source, probes.local_grad
 
     config = pickle.loads(wire.recv_bytes(rfd))
     workdir = config["workdir"]
@@ -325,6 +336,7 @@ def main(argv: list[str]) -> int:
         "autograder.sandbox",
         "autograder.wire",
         "autograder.codec",
+        "autograder.probes",
         "autograder",
     ):
         sys.modules.pop(mod, None)
@@ -357,11 +369,22 @@ def main(argv: list[str]) -> int:
 
     # ---- execute the notebook
     cells = []
+    sources: dict[str, str] = {}
     for index, source in config["cells"]:
         record = {"index": index, "status": "ok", "error": "", "seconds": 0.0}
         started = time.monotonic()
+        filename, cleaned = f"<cell {index}>", clean_source(source)
+        # The probes read sources from this copy, which student code cannot edit;
+        # linecache gets one too, for tracebacks and inspect.
+        sources[filename] = cleaned
+        linecache.cache[filename] = (
+            len(cleaned),
+            None,
+            cleaned.splitlines(True),
+            filename,
+        )
         try:
-            code = compile(clean_source(source), f"<cell {index}>", "exec")
+            code = compile(cleaned, filename, "exec")
         except SyntaxError as exc:
             record.update(
                 status="error", error=f"SyntaxError: {exc.msg} (line {exc.lineno})"
@@ -420,12 +443,34 @@ def main(argv: list[str]) -> int:
                         "ok": True,
                         "value": codec.encode(namespace[name], register),
                     }
-            elif op == "call":
+            elif op in ("call", "probe"):
                 target = objects[request["ref"]]
-                if request.get("attr"):
-                    target = getattr(target, request["attr"])
-                result = target(*request["args"], **request["kwargs"])
-                reply = {"ok": True, "value": codec.encode(result, register)}
+                args, kwargs = request["args"], request["kwargs"]
+                if op == "probe" and request["kind"] == "source":
+                    result = local_source(target, sources)
+                elif op == "probe":
+                    result = local_grad(target, args, kwargs, request["wrt"])
+                else:
+                    if request.get("attr"):
+                        target = getattr(target, request["attr"])
+                    result = target(*args, **kwargs)
+                budget = codec.Budget()
+                value = codec.encode(result, register, budget)
+                # The arguments came as copies: send back the state the call left
+                # them in, so that the grader sees in-place edits as otter would.
+                own = {id(o) for o in objects.values()}
+                after = {
+                    "args": [
+                        None if id(a) in own else codec.snapshot(a, budget)
+                        for a in args
+                    ],
+                    "kwargs": {
+                        k: codec.snapshot(v, budget)
+                        for k, v in kwargs.items()
+                        if id(v) not in own
+                    },
+                }
+                reply = {"ok": True, "value": value, "after": after}
             elif op == "getattr":
                 value = getattr(objects[request["ref"]], request["attr"])
                 reply = {"ok": True, "value": codec.encode(value, register)}
@@ -441,6 +486,8 @@ def main(argv: list[str]) -> int:
                 "kind": "timeout",
                 "error": f"the call took longer than {config['call_timeout']} s",
             }
+        except codec.TooLarge as exc:
+            reply = {"ok": False, "kind": "too_large", "error": str(exc)[:300]}
         except BaseException as exc:  # noqa: BLE001
             reply = {
                 "ok": False,
@@ -463,6 +510,311 @@ def main(argv: list[str]) -> int:
                     "error": f"the answer could not be sent: {str(exc)[:200]}",
                 }
             )
+
+
+# ======================================================================= the client
+# The grader's side: starts the process above and talks to it.
+
+
+@dataclass
+class Limits:
+    timeout: float = 600.0  # seconds for the whole submission
+    cell_timeout: float = 120.0  # seconds per notebook cell
+    call_timeout: float = 120.0  # seconds per call of a student's function
+    memory_mb: int = 4096  # resident memory of the sandbox
+    file_mb: int = 64  # largest file the notebook may write
+    device: str = "cpu"
+    threads: int = 1
+    grader_memory_mb: int = 4096  # heap of the grading process that runs the tests
+
+
+class SandboxGone(RuntimeError):
+    """The sandbox process is no longer there to answer."""
+
+
+class StudentRaised(Exception):
+    """The student's code raised an exception inside a call."""
+
+    def __init__(self, kind: str, message: str):
+        super().__init__(message)
+        self.kind = kind
+
+
+class StudentTimeout(Exception):
+    """A call of the student's code ran past its time limit."""
+
+
+class NotDefined(NameError):
+    """The notebook does not define a name a test needs."""
+
+
+class StudentObject:
+    """A proxy for an object that lives in the sandbox (a function, a model, ...)."""
+
+    __slots__ = ("_rid", "_session", "_desc")
+
+    def __init__(self, session: "Sandbox", rid: int, desc: str):
+        object.__setattr__(self, "_rid", rid)
+        object.__setattr__(self, "_session", session)
+        object.__setattr__(self, "_desc", desc)
+
+    def __call__(self, *args, **kwargs):
+        return self._session.request(
+            {"op": "call", "ref": self._rid, "args": args, "kwargs": kwargs}
+        )
+
+    def _probe(self, kind: str, args=(), kwargs=None, wrt=0):
+        """Run a probe of :mod:`autograder.probes` on this object, in the sandbox."""
+        return self._session.request(
+            {
+                "op": "probe",
+                "kind": kind,
+                "ref": self._rid,
+                "args": tuple(args),
+                "kwargs": dict(kwargs or {}),
+                "wrt": wrt,
+            }
+        )
+
+    def __getattr__(self, name: str):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return self._session.request({"op": "getattr", "ref": self._rid, "attr": name})
+
+    def _dunder(self, name, *args):
+        return self._session.request(
+            {"op": "call", "ref": self._rid, "attr": name, "args": args, "kwargs": {}}
+        )
+
+    def __len__(self):
+        return int(self._dunder("__len__"))
+
+    def __getitem__(self, key):
+        return self._dunder("__getitem__", key)
+
+    def __repr__(self) -> str:
+        return f"<student's {self._desc}>"
+
+
+class AnswerTooLarge(Exception):
+    """The student's answer was over the wire's bounds (see :mod:`autograder.codec`)."""
+
+
+def _apply_after(req: dict, after: dict) -> None:
+    """Give the test's own arguments the state the call left the copies in."""
+    from autograder import codec
+
+    try:
+        for arg, state in zip(req.get("args", ()), after.get("args") or ()):
+            codec.apply_state(arg, state)
+        kwargs = req.get("kwargs", {})
+        for key, state in (after.get("kwargs") or {}).items():
+            if key in kwargs:
+                codec.apply_state(kwargs[key], state)
+    except (ValueError, TypeError, RuntimeError) as exc:
+        raise StudentRaised("ArgumentState", f"after the call: {exc}") from None
+
+
+class Sandbox:
+    """One student's notebook running in a separate process."""
+
+    def __init__(self, cells: list[tuple[int, str]], limits: Limits):
+        self.limits = limits
+        self.workdir = tempfile.mkdtemp(prefix="tml-sandbox-")
+        self.started = time.monotonic()
+        self.deadline = self.started + limits.timeout
+        self.killed_for: str | None = None
+        self.log_path = os.path.join(self.workdir, ".sandbox.log")
+        to_child_r, self._to_child = os.pipe()
+        self._from_child, from_child_w = os.pipe()
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "HOME": self.workdir,
+            "TMPDIR": self.workdir,
+            "LANG": "C.UTF-8",
+            "MPLBACKEND": "Agg",
+            "MPLCONFIGDIR": os.path.join(self.workdir, ".mpl"),
+            "TML_QUIET": "1",
+            "TML_DEVICE": limits.device,
+            "PYTHONHASHSEED": "0",
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "OMP_NUM_THREADS": str(limits.threads),
+            "MKL_NUM_THREADS": str(limits.threads),
+        }
+        for key in ("CUDA_VISIBLE_DEVICES", "LD_LIBRARY_PATH"):
+            if key in os.environ:
+                env[key] = os.environ[key]
+        with open(self.log_path, "wb") as log:
+            self.proc = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-I",
+                    "-m",
+                    "autograder.sandbox",
+                    str(to_child_r),
+                    str(from_child_w),
+                ],
+                cwd=self.workdir,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                pass_fds=(to_child_r, from_child_w),
+                start_new_session=True,
+            )
+        os.close(to_child_r)
+        os.close(from_child_w)
+        self._watch = threading.Thread(target=self._watch_memory, daemon=True)
+        self._watch.start()
+        wire.send_bytes(
+            self._to_child,
+            pickle.dumps(
+                {
+                    "workdir": self.workdir,
+                    "cells": cells,
+                    "cell_timeout": limits.cell_timeout,
+                    "call_timeout": limits.call_timeout,
+                    "memory_mb": limits.memory_mb,
+                    "file_mb": limits.file_mb,
+                    "device": limits.device,
+                    "threads": limits.threads,
+                }
+            ),
+        )
+        self._cache: dict[str, object] = {}
+
+    # -- process control -------------------------------------------------------------
+    def _watch_memory(self) -> None:
+        status = f"/proc/{self.proc.pid}/status"
+        while self.proc.poll() is None:
+            try:
+                with open(status) as fh:
+                    rss_kb = next(
+                        int(line.split()[1]) for line in fh if line.startswith("VmRSS:")
+                    )
+            except (OSError, StopIteration, ValueError):
+                rss_kb = 0
+            if rss_kb > self.limits.memory_mb * 1024:
+                self.kill(f"used more than {self.limits.memory_mb} MB of memory")
+                return
+            time.sleep(0.05)
+
+    def kill(self, why: str) -> None:
+        if self.killed_for is None:
+            self.killed_for = why
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None and self.killed_for is None
+
+    def why_gone(self) -> str:
+        if self.killed_for:
+            return self.killed_for
+        code = self.proc.wait(timeout=5)
+        if code is not None and code < 0:
+            return f"the notebook's process was killed by signal {-code}"
+        return f"the notebook's process ended itself (exit code {code})"
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            try:
+                wire.send_bytes(self._to_child, pickle.dumps({"op": "exit"}))
+                self.proc.wait(timeout=2)
+            except Exception:  # noqa: BLE001
+                pass
+        if self.proc.poll() is None:
+            self.kill("closed")
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            pass
+        for fd in (self._to_child, self._from_child):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+    # -- messages ---------------------------------------------------------------------
+    def _receive(self, deadline: float):
+        try:
+            from autograder import codec
+
+            return codec.load_plain(wire.recv_bytes(self._from_child, deadline))
+        except wire.WireTimeout:
+            raise
+        except wire.WireError:
+            try:  # a process that is ending closes its pipe a moment before it exits
+                self.proc.wait(timeout=2)
+            except subprocess.TimeoutExpired:
+                pass
+            if self.proc.poll() is None and self.killed_for is None:
+                self.kill("sent something that is not a valid answer")
+            raise
+
+    def wait_executed(self) -> dict:
+        try:
+            message = self._receive(self.deadline)
+        except wire.WireTimeout:
+            self.kill(f"ran past the time limit of {self.limits.timeout:g} s")
+            raise
+        if not isinstance(message, dict) or message.get("event") != "executed":
+            self.kill("sent an unexpected message")
+            raise wire.WireError("unexpected message from the sandbox")
+        return message
+
+    def request(self, req: dict):
+        if not self.alive():
+            raise SandboxGone(self.why_gone())
+        buf = io.BytesIO()
+        try:
+            wire.RefPickler(buf, StudentObject).dump(req)
+        except Exception as exc:  # noqa: BLE001
+            raise TypeError(f"the test passed something that cannot be sent: {exc}")
+        deadline = min(self.deadline, time.monotonic() + self.limits.call_timeout + 5)
+        try:
+            wire.send_bytes(self._to_child, buf.getvalue())
+            reply = self._receive(deadline)
+        except wire.WireTimeout:
+            self.kill(
+                f"a call ran past the time limit of {self.limits.call_timeout:g} s"
+                if time.monotonic() < self.deadline
+                else f"ran past the time limit of {self.limits.timeout:g} s"
+            )
+            raise StudentTimeout(self.killed_for)
+        except (wire.WireError, OSError):
+            raise SandboxGone(self.why_gone())
+        if not isinstance(reply, dict):
+            raise SandboxGone("the notebook's process sent a malformed reply")
+        if reply.get("ok"):
+            from autograder import codec
+
+            value = codec.decode(reply.get("value"), self._make_ref)
+            after = reply.get("after")
+            if isinstance(after, dict):
+                _apply_after(req, after)
+            return value
+        kind = reply.get("kind")
+        if kind == "missing":
+            raise NotDefined(str(reply.get("error")))
+        if kind == "timeout":
+            raise StudentTimeout(str(reply.get("error")))
+        if kind == "too_large":
+            raise AnswerTooLarge(str(reply.get("error")))
+        raise StudentRaised(
+            str(reply.get("type", "Exception")), str(reply.get("error"))
+        )
+
+    def _make_ref(self, rid: int, desc: str) -> StudentObject:
+        return StudentObject(self, rid, desc)
+
+    def lookup(self, name: str):
+        if name not in self._cache:
+            self._cache[name] = self.request({"op": "get", "name": name})
+        return self._cache[name]
 
 
 if __name__ == "__main__":

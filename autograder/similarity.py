@@ -25,8 +25,7 @@ from html import escape
 from itertools import combinations
 from pathlib import Path
 
-from autograder.master import Master, _raw_config, load_master
-from autograder.release import strip_solution_blocks
+from autograder.master import Master, load_master, strip_solution_blocks, walk
 from autograder.submissions import Rejected, discover, read_cells
 
 MIN_TOKENS = 12  # answers shorter than this are too short to compare meaningfully
@@ -67,17 +66,11 @@ def normalise(source: str) -> list[str]:
 def _template(master: Master) -> set[str]:
     """Normalised code of every cell students receive before answering."""
     cells = set()
-    in_tests = False
-    for cell in master.notebook.cells:
-        raw = _raw_config(cell)
-        if raw:
-            in_tests = {"BEGIN TESTS": True, "END TESTS": False}.get(raw[0], in_tests)
-            continue
-        if cell.cell_type == "code" and not in_tests:
-            cells.add(" ".join(normalise(strip_solution_blocks(cell.source))))
-            cells.add(
-                " ".join(normalise(strip_solution_blocks(cell.source) + "\n    ..."))
-            )
+    for b in walk(master.notebook):
+        if b.marker is None and b.cell.cell_type == "code" and not b.in_tests:
+            code = strip_solution_blocks(b.cell.source)
+            cells.add(" ".join(normalise(code)))
+            cells.add(" ".join(normalise(code + "\n    ...")))
     return cells
 
 

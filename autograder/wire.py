@@ -23,7 +23,7 @@ import select
 import struct
 import time
 
-MAX_MESSAGE = 512 * 2**20  # bytes
+MAX_MESSAGE = 96 * 2**20  # bytes: one answer's 64 MB payload and its framing
 HEADER = struct.Struct("!Q")
 
 

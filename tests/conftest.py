@@ -29,6 +29,9 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
 
 
+TINY = REPO / "tests" / "fixtures" / "w00-tiny" / "w00.md"
+
+
 @pytest.fixture(scope="session")
 def w01():
     from autograder.master import load_master
@@ -59,7 +62,10 @@ def built(tmp_path_factory):
     out = tmp_path_factory.mktemp("book")
     bindir = Path(sys.executable).parent
     env = dict(
-        os.environ, PATH=f"{bindir}{os.pathsep}{os.environ['PATH']}", TML_QUIET="1"
+        os.environ,
+        PATH=f"{bindir}{os.pathsep}{os.environ['PATH']}",
+        TML_QUIET="1",
+        TML_DEVICE="cpu",  # the prose's claims are asserted on CPU
     )
     env.pop("MPLBACKEND", None)
     proc = subprocess.run(
@@ -91,6 +97,22 @@ def built(tmp_path_factory):
     return html
 
 
+@pytest.fixture(scope="session")
+def w00():
+    """The tiny master that the grader's own tests use: three questions, graded in
+    seconds, with a source rule, an in-place edit and a gradient to check."""
+    from autograder.master import load_master
+
+    return load_master(TINY)
+
+
+@pytest.fixture(scope="session")
+def w00_release(tmp_path_factory, w00):
+    from autograder.release import release
+
+    return release(TINY, tmp_path_factory.mktemp("release-w00"), check=False)
+
+
 def solution_with(
     master,
     replace: dict[str, str] | None = None,
@@ -118,7 +140,7 @@ def solution_with(
 
 def student_with_answers(master, release_dir):
     """The released student notebook with the solution pasted into its answer cells."""
-    nb = nbformat.read(release_dir / "student" / "w01.ipynb", as_version=4)
+    nb = nbformat.read(release_dir / "student" / f"{master.week}.ipynb", as_version=4)
     answers = [
         c.source
         for c in solution_notebook(master).cells

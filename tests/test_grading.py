@@ -1,4 +1,6 @@
-"""Grading week 1: both engines, every submission form, shards, regrades, feedback."""
+"""Grading: one full end-to-end run of week 1 per engine (grades.csv, feedback,
+engines agreeing), then every submission form, shards, regrades and the CLI on the
+tiny w00 master."""
 
 import csv
 import subprocess
@@ -12,44 +14,53 @@ from autograder.grade import grade
 from autograder.master import load_mutants, mutant_notebook, solution_notebook
 from autograder.merge import merge
 from autograder.runner import Limits
-from conftest import write_nb
+from conftest import TINY, write_nb
 
 REPO = Path(__file__).resolve().parent.parent
 LIMITS = Limits(timeout=300, cell_timeout=120, call_timeout=120)
 
 
-@pytest.fixture(scope="module")
+def _first_mutants(master):
+    """One mutant per question (release verification grades all of them)."""
+    mutants = load_mutants(master)
+    return [next(m for m in mutants if m.question == q.name) for q in master.questions]
+
+
+@pytest.fixture(scope="session")
 def batch(tmp_path_factory, w01):
-    """Solution + every mutant, one folder."""
+    """Solution + one mutant per question, each on the whole notebook."""
     folder = tmp_path_factory.mktemp("subs")
     write_nb(solution_notebook(w01), folder / "solution.ipynb")
-    for mutant in load_mutants(w01):
+    for mutant in _first_mutants(w01):
         write_nb(mutant_notebook(w01, mutant), folder / f"mutant_{mutant.name}.ipynb")
     return folder
 
 
-_GRADED = {}
-
-
-def _graded_batch(engine, batch, tmp_path_factory):
+@pytest.fixture(scope="session")
+def graded_by_engine(batch, tmp_path_factory):
     """The batch graded once per engine, shared by the tests below."""
-    if engine not in _GRADED:
-        out = tmp_path_factory.mktemp(f"grades-{engine}")
-        rows = grade("w01", [batch], out, engine=engine, workers=2, limits=LIMITS)
-        _GRADED[engine] = (engine, out, {r["student"]: r for r in rows})
-    return _GRADED[engine]
+    cache = {}
+
+    def graded(engine):
+        if engine not in cache:
+            out = tmp_path_factory.mktemp(f"grades-{engine}")
+            rows = grade("w01", [batch], out, engine=engine, workers=2, limits=LIMITS)
+            cache[engine] = (engine, out, {r["student"]: r for r in rows})
+        return cache[engine]
+
+    return graded
 
 
-@pytest.fixture(scope="module", params=["otter", "nbgrader"])
-def graded(request, batch, tmp_path_factory):
-    return _graded_batch(request.param, batch, tmp_path_factory)
+@pytest.fixture(params=["otter", "nbgrader"])
+def graded(request, graded_by_engine):
+    return graded_by_engine(request.param)
 
 
 def test_solution_full_marks_and_every_mutant_loses_on_its_own_question(graded, w01):
     engine, _, rows = graded
     sol = rows["solution"]
     assert sol["status"] == "graded" and sol["score"] == w01.max_score, sol
-    for mutant in load_mutants(w01):
+    for mutant in _first_mutants(w01):
         row = rows[f"mutant_{mutant.name}"]
         assert row["status"] == "graded", row
         full = w01.question(mutant.question).points
@@ -98,45 +109,45 @@ def test_feedback_never_shows_hidden_tests(graded, w01):
         assert "Traceback" not in text
 
 
-def test_engines_agree_per_question(batch, tmp_path_factory, w01):
+def test_engines_agree_per_question(graded_by_engine, w01):
     # nbgrader's one-grade-cell-per-test conversion reproduces otter's scores
-    otter = _graded_batch("otter", batch, tmp_path_factory)[2]
-    nbg = _graded_batch("nbgrader", batch, tmp_path_factory)[2]
+    otter = graded_by_engine("otter")[2]
+    nbg = graded_by_engine("nbgrader")[2]
     assert otter.keys() == nbg.keys()
     for student in otter:
         for q in w01.questions:
             assert otter[student][q.name] == nbg[student][q.name], (student, q.name)
 
 
-def test_submission_forms_zip_folder_renamed(tmp_path, w01):
-    sol = solution_notebook(w01)
-    write_nb(sol, tmp_path / "in" / "ana" / "w01.ipynb")  # folder
+def test_submission_forms_zip_folder_renamed(tmp_path, w00):
+    sol = solution_notebook(w00)
+    write_nb(sol, tmp_path / "in" / "ana" / "w00.ipynb")  # folder
     write_nb(
-        sol, tmp_path / "in" / "ben" / "Copy of w01 (1).ipynb"
+        sol, tmp_path / "in" / "ben" / "Copy of w00 (1).ipynb"
     )  # renamed, in folder
     write_nb(sol, tmp_path / "in" / "my notebook (final).ipynb")  # renamed file
-    write_nb(sol, tmp_path / "zipped" / "w01.ipynb")
+    write_nb(sol, tmp_path / "zipped" / "w00.ipynb")
     with zipfile.ZipFile(tmp_path / "in" / "cleo.zip", "w") as zf:  # otter export
-        zf.write(tmp_path / "zipped" / "w01.ipynb", "w01.ipynb")
+        zf.write(tmp_path / "zipped" / "w00.ipynb", "w00.ipynb")
         zf.writestr("../../evil.txt", "zip slip attempt")
-    rows = grade("w01", [tmp_path / "in"], tmp_path / "out", workers=2, limits=LIMITS)
+    rows = grade(TINY, [tmp_path / "in"], tmp_path / "out", workers=2, limits=LIMITS)
     by = {r["student"]: r for r in rows}
     assert set(by) == {"ana", "ben", "cleo", "my_notebook_final"}
-    assert all(r["score"] == 10 for r in rows), rows
-    assert "expected w01.ipynb" in by["ben"]["reason"]
+    assert all(r["score"] == w00.max_score for r in rows), rows
+    assert "expected w00.ipynb" in by["ben"]["reason"]
     assert not (tmp_path / "evil.txt").exists()
 
 
-def test_rejected_submissions_get_a_row_and_a_reason(tmp_path, w01):
+def test_rejected_submissions_get_a_row_and_a_reason(tmp_path, w00):
     folder = tmp_path / "in"
     folder.mkdir()
     (folder / "garbage.ipynb").write_text("{not json")
     (folder / "essay.zip").write_bytes(b"PK not really a zip")
-    other = solution_notebook(w01)
+    other = solution_notebook(w00)
     other.metadata["otter"] = {"assignment_name": "w02"}
     write_nb(other, folder / "wrong_week.ipynb")
     (folder / "empty").mkdir()
-    rows = grade("w01", [folder], tmp_path / "out", limits=LIMITS, workers=2)
+    rows = grade(TINY, [folder], tmp_path / "out", limits=LIMITS, workers=2)
     by = {r["student"]: r for r in rows}
     assert (
         by["garbage"]["status"] == "rejected"
@@ -144,29 +155,30 @@ def test_rejected_submissions_get_a_row_and_a_reason(tmp_path, w01):
     )
     assert by["essay"]["status"] == "rejected" and "zip" in by["essay"]["reason"]
     assert by["wrong_week"]["status"] == "rejected"
-    assert "notebook for w02, not w01" in by["wrong_week"]["reason"]
+    assert "notebook for w02, not w00" in by["wrong_week"]["reason"]
     assert by["empty"]["status"] == "rejected"
     assert all(r["score"] == 0 for r in rows)
 
 
-def test_regrading_gives_an_identical_csv(batch, tmp_path):
-    subs = [batch / "mutant_q3_train_minus_test.ipynb"]
-    grade("w01", subs, tmp_path / "a", limits=LIMITS, workers=2)
-    grade("w01", subs, tmp_path / "b", limits=LIMITS, workers=1)
+def test_regrading_gives_an_identical_csv(w00, tmp_path):
+    mutant = load_mutants(w00)[0]
+    subs = [write_nb(mutant_notebook(w00, mutant), tmp_path / "in" / "m.ipynb")]
+    grade(TINY, subs, tmp_path / "a", limits=LIMITS, workers=2)
+    grade(TINY, subs, tmp_path / "b", limits=LIMITS, workers=1)
     assert (tmp_path / "a" / "grades.csv").read_bytes() == (
         tmp_path / "b" / "grades.csv"
     ).read_bytes()
 
 
-def test_shards_merge_back_into_the_whole(tmp_path, w01):
+def test_shards_merge_back_into_the_whole(tmp_path, w00):
     folder = tmp_path / "in"
     for name in ("s1", "s2", "s3"):
         (folder / name).mkdir(parents=True)
-        (folder / name / "w01.ipynb").write_text("{}")  # quick: rejected rows
+        (folder / name / "w00.ipynb").write_text("{}")  # quick: rejected rows
     parts = []
     for i in (1, 2):
         out = tmp_path / f"part{i}"
-        grade("w01", [folder], out, shard=f"{i}/2", limits=LIMITS)
+        grade(TINY, [folder], out, shard=f"{i}/2", limits=LIMITS)
         parts.append(out)
     merged = merge(parts, tmp_path / "all")
     assert [r["student"] for r in merged] == ["s1", "s2", "s3"]
@@ -175,18 +187,18 @@ def test_shards_merge_back_into_the_whole(tmp_path, w01):
     with pytest.raises(ValueError, match="gap"):
         merge([parts[0]], tmp_path / "gap")
     with pytest.raises(ValueError, match="I/N"):
-        grade("w01", [folder], tmp_path / "x", shard="3")
+        grade(TINY, [folder], tmp_path / "x", shard="3")
 
 
-def test_cli_grade_and_help(tmp_path, w01):
-    write_nb(solution_notebook(w01), tmp_path / "zoe.ipynb")
+def test_cli_grade_and_help(tmp_path, w00):
+    write_nb(solution_notebook(w00), tmp_path / "zoe.ipynb")
     proc = subprocess.run(
         [
             sys.executable,
             "-m",
             "autograder",
             "grade",
-            "w01",
+            str(TINY),
             str(tmp_path / "zoe.ipynb"),
             "--out",
             str(tmp_path / "out"),
@@ -200,14 +212,14 @@ def test_cli_grade_and_help(tmp_path, w01):
         cwd=REPO,
     )
     assert proc.returncode == 0, proc.stderr
-    assert "zoe" in proc.stdout and "10 / 10" in proc.stdout
+    assert "zoe" in proc.stdout and "7 / 7" in proc.stdout
     bad = subprocess.run(
         [
             sys.executable,
             "-m",
             "autograder",
             "grade",
-            "w07",
+            "w99",
             str(tmp_path / "zoe.ipynb"),
             "--out",
             str(tmp_path / "o2"),
@@ -216,14 +228,14 @@ def test_cli_grade_and_help(tmp_path, w01):
         text=True,
         cwd=REPO,
     )
-    assert bad.returncode == 2 and "no exercise named 'w07'" in bad.stderr
+    assert bad.returncode == 2 and "no exercise named 'w99'" in bad.stderr
     missing = subprocess.run(
         [
             sys.executable,
             "-m",
             "autograder",
             "grade",
-            "w01",
+            str(TINY),
             str(tmp_path / "nobody.ipynb"),
             "--out",
             str(tmp_path / "o3"),

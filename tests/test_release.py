@@ -225,3 +225,23 @@ def test_release_refuses_a_failing_solution(tiny_exercises):
     master = tiny_exercises("x + 1", "0")
     with pytest.raises(ReleaseError, match="the solution scores 1/2"):
         verify(master)
+
+
+def test_release_refuses_a_mutant_that_fails_its_public_tests(tiny_exercises):
+    # caught, but by the public test a student sees: it proves nothing about the
+    # hidden tests, so release calls it a badly written mutant
+    master = tiny_exercises("2 * x", "0")
+    with pytest.raises(ReleaseError, match="fails the public test test_public"):
+        verify(master)
+
+
+def test_release_refuses_a_mutant_that_breaks_before_the_tests(tiny_exercises):
+    master = tiny_exercises("2 * x", "undefined_name")  # NameError in every call
+    with pytest.raises(ReleaseError, match="badly written mutant"):
+        verify(master)
+
+
+def test_full_verification_grades_every_question(tiny_exercises):
+    master = tiny_exercises("2 * x", "x + 1")
+    report = verify(master, full=True)
+    assert report["full"] and report["mutants"]["q1_wrong"]["questions"] == {"q1": 1}
