@@ -86,6 +86,9 @@ kernelspec:
 def test_a_failing_cell_fails_the_build(tmp_path):
     """raise_on_error is on: a broken page cannot be published with its traceback."""
     shutil.copy(REPO / "_config.yml", tmp_path / "_config.yml")
+    # the book's own extension and static files, which _config.yml names
+    shutil.copytree(REPO / "chapters" / "_ext", tmp_path / "chapters" / "_ext")
+    shutil.copytree(REPO / "chapters" / "_static", tmp_path / "chapters" / "_static")
     (tmp_path / "references.bib").write_text("")
     (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: failing\n")
     (tmp_path / "failing.md").write_text(FAILING)

@@ -19,7 +19,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -364,30 +363,3 @@ def test_student_notebooks_end_with_the_export_cell(built):
 @pytest.mark.skipif(os.environ.get("CI") != "true", reason="CI only: needs Chromium")
 def test_ci_has_a_browser():
     assert any(shutil.which(b) for b in BROWSERS), ".ci/run must install chromium"
-
-
-def test_sphinx_linkcheck_finds_no_broken_internal_link(built):
-    """Sphinx's ``linkcheck`` over the same sources (external links are ignored)."""
-    out = built.parent.parent  # --path-output of the build, so its cache is reused
-    bindir = Path(sys.executable).parent
-    env = dict(os.environ, PATH=f"{bindir}{os.pathsep}{os.environ['PATH']}")
-    proc = subprocess.run(
-        [
-            str(bindir / "jupyter-book"),
-            "build",
-            str(REPO),
-            "--path-output",
-            str(out),
-            "--builder",
-            "linkcheck",
-        ],
-        check=False,
-        capture_output=True,
-        text=True,
-        env=env,
-    )
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    report = out / "_build" / "linkcheck" / "output.json"
-    rows = [json.loads(line) for line in report.read_text().splitlines() if line]
-    broken = [r for r in rows if r["status"] == "broken"]
-    assert not broken, broken

@@ -356,37 +356,34 @@ def dedupe_inline_scripts(app, exception):
             page.write_text(new, encoding="utf-8")
 
 
-def executed_downloads(app, exception):
+def executed_download(app, pagename, templatename, context, doctree):
     """The ``.ipynb`` download of a MyST page carries its outputs.
 
-    The theme copies ``jupyter_execute/<page>.ipynb`` to ``_sources/``, but myst-nb
-    writes that file without outputs when the page came from the execution cache.
-    Merge the cached outputs in (jupyter-cache matches on the code cells).
+    The theme copies ``jupyter_execute/<page>.ipynb`` to ``_sources/`` as the page
+    is written, but myst-nb writes that file without outputs when the page came
+    from the execution cache. Merge the cached outputs in (jupyter-cache matches
+    on the code cells).
     """
-    if exception is not None or app.builder.format != "html":
+    if not context.get("ipynb_source"):
         return
     import jupytext
     import nbformat
     from jupyter_cache import get_cache
 
-    cache_path = getattr(app.config, "nb_execution_cache_path", "")
-    if not cache_path or not Path(cache_path).is_dir():
+    config = getattr(app.env, "mystnb_config", None)
+    cache_path = getattr(config, "execution_cache_path", "") or (
+        Path(app.outdir).parent / ".jupyter_cache"
+    )
+    source = Path(app.env.doc2path(pagename))
+    target = Path(app.outdir) / "_sources" / context["ipynb_source"]
+    if not Path(cache_path).is_dir() or source.suffix != ".md" or not target.is_file():
         return
-    cache = get_cache(cache_path)
-    sources = Path(app.outdir) / "_sources"
-    for target in sources.rglob("*.ipynb"):
-        docname = target.relative_to(sources).with_suffix("").as_posix()
-        if docname not in app.env.found_docs:
-            continue
-        source = Path(app.env.doc2path(docname))
-        if source.suffix != ".md":
-            continue
-        notebook = jupytext.read(source, fmt="md:myst")
-        try:
-            _, merged = cache.merge_match_into_notebook(notebook)
-        except KeyError:  # not in the cache (executed some other way)
-            continue
-        nbformat.write(merged, target)
+    notebook = jupytext.read(source, fmt="md:myst")
+    try:
+        _, merged = get_cache(str(cache_path)).merge_match_into_notebook(notebook)
+    except KeyError:  # not in the cache (executed some other way)
+        return
+    nbformat.write(merged, target)
 
 
 def setup(app):
@@ -397,6 +394,6 @@ def setup(app):
     app.connect("html-page-context", launch_ipynb, priority=900)
     app.connect("build-finished", copy_mathjax)
     app.connect("build-finished", dedupe_inline_scripts)
-    app.connect("build-finished", executed_downloads)
+    app.connect("html-page-context", executed_download, priority=900)
     app.add_css_file("tmlbook.css")
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}
