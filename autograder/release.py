@@ -205,10 +205,35 @@ def _bin(name: str) -> str:
     return str(Path(sys.executable).with_name(name))
 
 
+# issue 12: a student notebook ends with otter's export cell and says what to submit.
+SUBMIT_INSTRUCTIONS = (
+    "**What to submit:** the zip file that the cell below writes next to this notebook "
+    "(or, if your course says so, this `.ipynb` itself, unrenamed). Restart the kernel "
+    "and run all cells first: hidden tests run on exactly what you submit."
+)
+
+
+def with_export_cell(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """A copy of ``notebook`` whose ASSIGNMENT CONFIG asks otter for an export cell."""
+    import yaml
+
+    nb = nbformat.from_dict(json.loads(json.dumps(notebook)))
+    for cell in nb.cells:
+        if cell.cell_type == "raw" and cell.source.lstrip().startswith(
+            "# ASSIGNMENT CONFIG"
+        ):
+            config = yaml.safe_load(cell.source.split("\n", 1)[1]) or {}
+            config["export_cell"] = {"pdf": False, "instructions": SUBMIT_INSTRUCTIONS}
+            cell.source = "# ASSIGNMENT CONFIG\n" + yaml.safe_dump(
+                config, sort_keys=False
+            )
+    return nb
+
+
 def student_notebook(master: Master, workdir: Path) -> tuple[Path, Path]:
     """Run ``otter assign``; return (student notebook, autograder zip)."""
     src = workdir / f"{master.week}.ipynb"
-    jupytext.write(master.notebook, src, fmt="ipynb")
+    jupytext.write(with_export_cell(master.notebook), src, fmt="ipynb")  # issue 12
     _run([_bin("otter"), "assign", src.name, "dist"], workdir)
     student = workdir / "dist" / "student" / f"{master.week}.ipynb"
     zips = sorted((workdir / "dist" / "autograder").glob("*-autograder_*.zip"))
@@ -217,6 +242,8 @@ def student_notebook(master: Master, workdir: Path) -> tuple[Path, Path]:
             "otter assign did not write the student notebook and one zip"
         )
     nb = nbformat.read(student, as_version=4)
+    while nb.cells and not nb.cells[-1].source.strip():  # issue 12: end on export
+        nb.cells.pop()
     nb.metadata["tmlbook"] = {"week": master.week, "kind": "student"}
     nbformat.write(nb, student)
     return student, zips[0]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import copy
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import nbformat
@@ -63,6 +65,55 @@ def w01_release(tmp_path_factory, w01):
 
     out = tmp_path_factory.mktemp("release")
     return release("w01", out, check=False)
+
+
+@pytest.fixture(scope="session")
+def built(tmp_path_factory):
+    """The whole book, built once per session (``--all -W -n``), exercises published.
+
+    Returns ``_build/html`` of the build; test_book.py and test_browser.py share it.
+    ``TML_BOOK_HTML=<dir>`` checks an existing build instead (the publish workflow
+    tests the very site it deploys).
+    """
+    given = os.environ.get("TML_BOOK_HTML")
+    if given:
+        return Path(given).resolve()
+    out = tmp_path_factory.mktemp("book")
+    bindir = Path(sys.executable).parent
+    env = dict(
+        os.environ,
+        PATH=f"{bindir}{os.pathsep}{os.environ['PATH']}",
+        TML_QUIET="1",
+        TML_DEVICE="cpu",  # the prose's claims are asserted on CPU
+    )
+    env.pop("MPLBACKEND", None)
+    proc = subprocess.run(
+        [
+            str(bindir / "jupyter-book"),
+            "build",
+            str(REPO),
+            "--path-output",
+            str(out),
+            "--all",
+            "-W",
+            "-n",
+            "--keep-going",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+    html = out / "_build" / "html"
+    pub = subprocess.run(
+        [sys.executable, "-m", "autograder", "publish", "--out", html / "exercises"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO,
+    )
+    assert pub.returncode == 0, pub.stderr
+    return html
 
 
 @pytest.fixture(scope="session")

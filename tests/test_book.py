@@ -16,50 +16,8 @@ REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 
 
-@pytest.fixture(scope="module")
-def built(tmp_path_factory):
-    out = tmp_path_factory.mktemp("book")
-    env = dict(
-        os.environ,
-        PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}",
-        TML_QUIET="1",
-        TML_DEVICE="cpu",  # the prose's claims are asserted on CPU
-    )
-    env.pop("MPLBACKEND", None)
-    proc = subprocess.run(
-        [
-            str(BIN / "jupyter-book"),
-            "build",
-            str(REPO),
-            "--path-output",
-            str(out),
-            "--all",
-            "-W",
-            "-n",
-            "--keep-going",
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-    )
-    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
-    html = out / "_build" / "html"
-    pub = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "autograder",
-            "publish",
-            "--out",
-            str(html / "exercises"),
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=REPO,
-    )
-    assert pub.returncode == 0, pub.stderr
-    return html
+# The `built` fixture (one book build per session, shared with test_browser.py)
+# lives in conftest.py.
 
 
 def test_l01_page_is_executed_with_figures(built):
@@ -128,6 +86,9 @@ kernelspec:
 def test_a_failing_cell_fails_the_build(tmp_path):
     """raise_on_error is on: a broken page cannot be published with its traceback."""
     shutil.copy(REPO / "_config.yml", tmp_path / "_config.yml")
+    # the book's own extension and static files, which _config.yml names
+    shutil.copytree(REPO / "chapters" / "_ext", tmp_path / "chapters" / "_ext")
+    shutil.copytree(REPO / "chapters" / "_static", tmp_path / "chapters" / "_static")
     (tmp_path / "references.bib").write_text("")
     (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: failing\n")
     (tmp_path / "failing.md").write_text(FAILING)

@@ -622,15 +622,15 @@ def train_group_robust(
     seeded with ``seed``) with the loss of :func:`group_loss_fn`.  The
     methods differ only in how the per-sample losses of a batch are combined:
 
-    ``"erm"``        mean loss;
-    ``"reweight"``   mean of ``group_weights(groups) * loss``;
-    ``"group_dro"``  :func:`group_dro_step` with step size ``eta``, q starting
-                     uniform and carried across batches;
-    ``"jtt"``        stage 1 trains a copy of ``model`` (same initial weights)
-                     with ERM for ``jtt_epochs``; its misclassified training
-                     samples are up-weighted by ``lambda_up``
-                     (:func:`jtt_upweight`) when ``model`` is trained.  JTT
-                     does not use ``groups``.
+    - ``"erm"``: mean loss;
+    - ``"reweight"``: mean of ``group_weights(groups) * loss``;
+    - ``"group_dro"``: :func:`group_dro_step` with step size ``eta``, q starting
+      uniform and carried across batches;
+    - ``"jtt"``: stage 1 trains a copy of ``model`` (same initial weights)
+      with ERM for ``jtt_epochs``; its misclassified training
+      samples are up-weighted by ``lambda_up``
+      (:func:`jtt_upweight`) when ``model`` is trained.  JTT
+      does not use ``groups``.
 
     Parameters
     ----------

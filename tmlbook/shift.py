@@ -133,7 +133,7 @@ def gaussian_covariate_shift(
 def gaussian_density_ratio(X: torch.Tensor, mean_shift=(1.5, 0.0)) -> torch.Tensor:
     """True ratio p_T(x) / p_S(x) for the data of :func:`gaussian_covariate_shift`.
 
-    For N(m, I) over N(0, I) the ratio is exp(m . x - |m|^2 / 2).
+    For N(m, I) over N(0, I) the ratio is ``exp(m . x - |m|^2 / 2)``.
 
     Parameters
     ----------
