@@ -22,6 +22,7 @@ from tmlbook.attribution import (
     counterfactual,
     deletion_auc,
     deletion_curve,
+    feature_visualisation,
     grad_cam,
     input_x_gradient,
     integrated_gradients,
@@ -477,3 +478,17 @@ def test_errors_name_the_problem(mlp, cnn, digits):
         shapley_values(mlp, X[:1], y[:1], torch.arange(64) % 13)
     with pytest.raises(ValueError, match="NaN"):
         saliency(mlp, torch.full((2, 64), math.nan), y[:2])
+
+
+def test_feature_visualisation_closed_form_for_linear_model():
+    """max_x w.x - l2 |x|^2 on [0,1]^d is clip(w / (2 l2), 0, 1), coordinatewise."""
+    lin = linear_model()
+    c = torch.tensor([3, 7])
+    x = feature_visualisation(lin, c, l2=0.5, steps=2000, lr=0.05)
+    expect = (lin.weight[c].detach() / (2 * 0.5)).clamp(0, 1)
+    torch.testing.assert_close(x, expect, atol=1e-4, rtol=0)
+
+
+def test_feature_visualisation_is_predicted_as_its_class(mlp):
+    x = feature_visualisation(mlp, torch.arange(10), l2=0.05, steps=200)
+    assert (mlp(x).argmax(1) == torch.arange(10)).all()

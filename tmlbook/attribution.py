@@ -1108,3 +1108,47 @@ def counterfactual(
         delta = torch.sign(delta) * torch.clamp(delta.abs() - lr, min=0.0)
         xc = (xs + delta).clamp(0.0, 1.0)
     return xc.detach().to(device)
+
+
+# ----------------------------------------------------------------------------
+# L7: feature visualisation
+# ----------------------------------------------------------------------------
+
+
+def feature_visualisation(
+    model: nn.Module,
+    target: torch.Tensor,
+    shape: tuple[int, ...] = (64,),
+    l2: float = 0.05,
+    steps: int = 200,
+    lr: float = 0.05,
+) -> torch.Tensor:
+    """Class visualisation by projected gradient ascent (Olah et al., 2017).
+
+    ``x* = argmax_{x in [0,1]^d} f_c(x) - l2 * ||x||^2``, started from a grey
+    image (0.5 everywhere): each step moves along the gradient and clips to
+    [0, 1].
+
+    Parameters
+    ----------
+    model : nn.Module
+    target : torch.Tensor, shape (n,), int64
+        One class per image to synthesise.
+    shape : tuple
+        Shape of one input, (64,) for flat digits.
+    l2, steps, lr : penalty weight, iterations and step size
+
+    Returns
+    -------
+    torch.Tensor, shape (n, *shape), values in [0, 1]
+    """
+    target = as_tensor(target, "target")
+    x0 = torch.full((max(target.shape[0], 1), *shape), 0.5)
+    xs, t = _check_inputs(model, x0, target)
+    steps = _check_count(steps, "steps")
+    if l2 < 0 or lr <= 0:
+        raise ValueError("l2 must be >= 0 and lr > 0")
+    for _ in range(steps):
+        grad, _ = target_logit_grad(model, xs, t)
+        xs = (xs + lr * (grad - 2 * l2 * xs)).clamp(0.0, 1.0)
+    return xs.detach().cpu()
