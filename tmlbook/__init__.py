@@ -11,7 +11,7 @@ code that runs.  Modules, one per topic:
 - :mod:`tmlbook.shift`        -- L2: covariate/label shift, DG protocols, CORAL, DANN
 - :mod:`tmlbook.cues`         -- L3: cue conflicts, spurious groups, Group DRO, JTT, IRM
 - :mod:`tmlbook.robustness`   -- L4: FGSM, PGD, BPDA, black-box attacks, smoothing, TENT
-- :mod:`tmlbook.attribution`  -- L5-L6: saliency, IG, SmoothGrad, Grad-CAM, Shapley, TCAV
+- :mod:`tmlbook.attribution`  -- L5-L6: saliency, IG, SmoothGrad, Grad-CAM, SHAP, TCAV
 - :mod:`tmlbook.data_attribution` -- L7: influence, LiSSA, Lanczos, TracIn, LDS
 - :mod:`tmlbook.plotting`     -- small figure helpers
 """
