@@ -11,7 +11,7 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "chapters" / "_ext"))
 
-import tmlbook_book as ext
+import tmlbook_book as ext  # noqa: E402 - after the sys.path entry above
 
 SHOWN = sorted(
     set(

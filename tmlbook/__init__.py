@@ -21,6 +21,8 @@ code that runs.  Modules, one per topic:
 - :mod:`tmlbook.aleatoric`    -- L12: Gaussian NLL, CRPS, MDN, winner-takes-all
 - :mod:`tmlbook.conformal`    -- L12: split conformal (LAC, APS)
 - :mod:`tmlbook.llm_uncertainty` -- L12: generated QA data, semantic entropy
+- :mod:`tmlbook.attribution`  -- L5-L6: saliency, IG, SmoothGrad, Grad-CAM, SHAP, TCAV
+- :mod:`tmlbook.data_attribution` -- L7: influence, LiSSA, Lanczos, TracIn, LDS
 - :mod:`tmlbook.plotting`     -- small figure helpers
 """
 

@@ -1,0 +1,17 @@
+# why: occludes with black (zeros) and ignores the baseline image it was given
+def occlusion_overlap(model, x, target, baseline):
+    x = x.detach()
+    n = len(x)
+    rows = torch.arange(n)
+    with torch.no_grad():
+        f = model(x)[rows, target]
+        total = torch.zeros(n, 8, 8, dtype=x.dtype)
+        count = torch.zeros(8, 8, dtype=x.dtype)
+        for r in range(7):
+            for q in range(7):
+                img = x.reshape(n, 8, 8).clone()
+                img[:, r:r + 2, q:q + 2] = 0.0
+                d = f - model(img.reshape(n, 64))[rows, target]
+                total[:, r:r + 2, q:q + 2] += d[:, None, None]
+                count[r:r + 2, q:q + 2] += 1
+    return (total / count).reshape(n, 64)
