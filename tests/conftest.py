@@ -35,6 +35,7 @@ SHARED = {
 }
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
 def pytest_collection_modifyitems(config, items):
     for item in items:
         group = SHARED.get(item.module.__name__.rpartition(".")[2])
