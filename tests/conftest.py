@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -185,3 +186,15 @@ def write_nb(nb, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(copy.deepcopy(nb), path)
     return path
+
+
+def tiny_book(folder: Path, page: str, name: str = "page") -> Path:
+    """A one-page book in ``folder`` with the repository's configuration (and the
+    extension and static files it names), for tests of what a build refuses."""
+    shutil.copy(REPO / "_config.yml", folder / "_config.yml")
+    for sub in ("_ext", "_static"):
+        shutil.copytree(REPO / "chapters" / sub, folder / "chapters" / sub)
+    (folder / "references.bib").write_text("")
+    (folder / "_toc.yml").write_text(f"format: jb-book\nroot: {name}\n")
+    (folder / f"{name}.md").write_text(page)
+    return folder

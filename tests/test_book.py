@@ -2,7 +2,6 @@
 
 import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +10,7 @@ import pytest
 
 from autograder.master import available_weeks, load_master
 from autograder.release import leaks
+from conftest import tiny_book
 
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -85,13 +85,7 @@ kernelspec:
 
 def test_a_failing_cell_fails_the_build(tmp_path):
     """raise_on_error is on: a broken page cannot be published with its traceback."""
-    shutil.copy(REPO / "_config.yml", tmp_path / "_config.yml")
-    # the book's own extension and static files, which _config.yml names
-    shutil.copytree(REPO / "chapters" / "_ext", tmp_path / "chapters" / "_ext")
-    shutil.copytree(REPO / "chapters" / "_static", tmp_path / "chapters" / "_static")
-    (tmp_path / "references.bib").write_text("")
-    (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: failing\n")
-    (tmp_path / "failing.md").write_text(FAILING)
+    tiny_book(tmp_path, FAILING, "failing")
     env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}")
     proc = subprocess.run(
         [

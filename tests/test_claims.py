@@ -9,12 +9,13 @@ Part 0/I pages use it.
 
 import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from conftest import tiny_book
 
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -67,10 +68,7 @@ def claim_cells(text):
 
 def test_a_false_claim_fails_the_build_and_names_the_claim(tmp_path):
     """The build executes the hidden claim cell; a false claim stops it."""
-    shutil.copy(REPO / "_config.yml", tmp_path / "_config.yml")
-    (tmp_path / "references.bib").write_text("")
-    (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: claim\n")
-    (tmp_path / "claim.md").write_text(PAGE)
+    tiny_book(tmp_path, PAGE, "claim")
     env = dict(
         os.environ,
         PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}",
