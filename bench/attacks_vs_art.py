@@ -10,26 +10,14 @@ the ratio ART / tmlbook.
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import torch
+from _timing import timed
 from torch import nn
 
 from tmlbook.data import load_digits_splits
 from tmlbook.models import load_reference_mlp
 from tmlbook.robustness import fgsm, pgd_attack
-
-
-def timed(fn, repeats: int = 5):
-    """Median wall time of ``repeats`` calls after one warm-up call, and the output."""
-    out = fn()  # warm-up
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times)), out
 
 
 def main(eps: float = 0.1, steps: int = 20) -> None:

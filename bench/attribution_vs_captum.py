@@ -13,26 +13,13 @@ tmlbook / Captum (goal: <= 1.0).
 
 from __future__ import annotations
 
-import time
-
-import numpy as np
 import torch
+from _timing import timed
 
 from tmlbook import set_seed
 from tmlbook.attribution import grad_cam, integrated_gradients
 from tmlbook.data import load_digits_splits
 from tmlbook.models import SmallCNN, load_reference_mlp
-
-
-def timed(fn, repeats: int = 5):
-    """Median wall time of ``repeats`` calls after one warm-up call, and the output."""
-    out = fn()  # warm-up
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times)), out
 
 
 def main(n: int = 64, steps: int = 50) -> None:

@@ -17,21 +17,10 @@ from __future__ import annotations
 
 import copy
 import sys
-import time
 
 import numpy as np
 import torch
-
-
-def timed(fn, repeats: int = 5):
-    """Median wall time of ``repeats`` calls after one warm-up call, and the output."""
-    out = fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times)), out
+from _timing import timed
 
 
 def main(n: int = 10**6) -> None:

@@ -33,6 +33,8 @@ class MLP(nn.Module):
     ``forward``: (n, n_in) -> logits (n, n_out)
     """
 
+    batch_norm = False  # BNMLP: a BatchNorm1d after each hidden linear layer
+
     def __init__(
         self, n_in: int = 64, hidden: tuple[int, ...] = (128, 128), n_out: int = 10
     ):
@@ -40,7 +42,8 @@ class MLP(nn.Module):
         layers: list[nn.Module] = []
         width = n_in
         for h in hidden:
-            layers += [nn.Linear(width, h), nn.ReLU()]
+            norm = [nn.BatchNorm1d(h)] if self.batch_norm else []
+            layers += [nn.Linear(width, h), *norm, nn.ReLU()]
             width = h
         layers.append(nn.Linear(width, n_out))
         self.net = nn.Sequential(*layers)
@@ -49,7 +52,8 @@ class MLP(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() != 2 or x.shape[1] != self.n_in:
             raise ValueError(
-                f"MLP expects inputs of shape (n, {self.n_in}), got {tuple(x.shape)}"
+                f"{type(self).__name__} expects inputs of shape (n, {self.n_in}), "
+                f"got {tuple(x.shape)}"
             )
         return self.net(x)
 
@@ -89,7 +93,7 @@ class SmallCNN(nn.Module):
         return self.head(self.features(x).mean(dim=(2, 3)))
 
 
-class BNMLP(nn.Module):
+class BNMLP(MLP):
     """A ReLU MLP with batch normalisation after each hidden linear layer.
 
     64-128-BN-ReLU-128-BN-ReLU-10 by default; the model for test-time
@@ -101,25 +105,7 @@ class BNMLP(nn.Module):
     ``forward``: (n, n_in) -> logits (n, n_out)
     """
 
-    def __init__(
-        self, n_in: int = 64, hidden: tuple[int, ...] = (128, 128), n_out: int = 10
-    ):
-        super().__init__()
-        layers: list[nn.Module] = []
-        width = n_in
-        for h in hidden:
-            layers += [nn.Linear(width, h), nn.BatchNorm1d(h), nn.ReLU()]
-            width = h
-        layers.append(nn.Linear(width, n_out))
-        self.net = nn.Sequential(*layers)
-        self.n_in = n_in
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.dim() != 2 or x.shape[1] != self.n_in:
-            raise ValueError(
-                f"BNMLP expects inputs of shape (n, {self.n_in}), got {tuple(x.shape)}"
-            )
-        return self.net(x)
+    batch_norm = True
 
 
 class DomainAdaptNet(nn.Module):
