@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import fcntl
 import os
 import shutil
 import subprocess
@@ -80,7 +81,27 @@ def built(tmp_path_factory):
     given = os.environ.get("TML_BOOK_HTML")
     if given:
         return Path(given).resolve()
-    out = tmp_path_factory.mktemp("book")
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        # Two workers share one build: the first builds, the other waits for it.
+        shared = tmp_path_factory.getbasetemp().parent  # this run's, for all workers
+        with open(shared / "book.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            done, failed = shared / "book.done", shared / "book.failed"
+            if not done.exists() and not failed.exists():
+                try:
+                    html = _build_book(shared / "book")
+                    done.write_text(str(html))
+                except AssertionError as exc:
+                    failed.write_text(str(exc))
+            if failed.exists():
+                raise AssertionError(failed.read_text())
+            return Path(done.read_text())
+    return _build_book(tmp_path_factory.mktemp("book"))
+
+
+def _build_book(out: Path) -> Path:
+    """Build the whole book into ``out`` and publish the exercises; ``_build/html``."""
+    out.mkdir(parents=True, exist_ok=True)
     bindir = Path(sys.executable).parent
     env = dict(
         os.environ,

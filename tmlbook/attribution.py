@@ -444,7 +444,7 @@ def class_activation_map(
 
 
 def upsample_map(cam: torch.Tensor, size: tuple[int, int], mode: str = "bilinear"):
-    """Resize (n, 1, h, w) maps to (n, 1, *size) for display over the input.
+    """Resize (n, 1, h, w) maps to ``(n, 1, *size)`` for display over the input.
 
     ``mode`` is ``"bilinear"`` (smooth, the paper's choice) or ``"nearest"``
     (Captum's ``LayerAttribution.interpolate`` default).

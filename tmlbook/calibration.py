@@ -77,7 +77,7 @@ def reliability_bins(probs, y, n_bins: int = 15) -> dict[str, torch.Tensor]:
 def ece(probs, y, n_bins: int = 15) -> float:
     """Expected calibration error of the top label.
 
-    ECE = sum_b (n_b / n) |acc_b - conf_b| over equal-width bins
+    ECE = sum_b (n_b / n) ``|acc_b - conf_b|`` over equal-width bins
     [b/M, (b+1)/M), the last bin closed so that confidence 1.0 is in bin M-1.
 
     Parameters
@@ -97,7 +97,7 @@ def ece(probs, y, n_bins: int = 15) -> float:
 
 
 def mce(probs, y, n_bins: int = 15) -> float:
-    """Maximum calibration error: the largest |acc_b - conf_b| over non-empty bins.
+    """Maximum calibration error: the largest ``|acc_b - conf_b|`` over non-empty bins.
 
     Same bins as :func:`ece`.
     """
