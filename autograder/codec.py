@@ -297,7 +297,7 @@ def apply_state(obj, state) -> None:
         new = state[2].numpy()
         if new.shape != obj.shape:
             raise ValueError("the call changed the shape of an array argument")
-        if obj.flags.writeable:
+        if obj.flags.writeable and not np.array_equal(obj, new):
             obj[...] = new
     elif kind == "module_state" and isinstance(obj, torch.nn.Module):
         own = obj.state_dict(keep_vars=True)
@@ -326,6 +326,12 @@ def apply_state(obj, state) -> None:
 
 
 def _copy_into(target: torch.Tensor, new: torch.Tensor) -> None:
+    """Write ``new`` into ``target`` where the call changed it (an unchanged
+    argument is left alone, so views such as ``expand``-ed tensors stay fine)."""
+    if target.shape == new.shape and torch.equal(
+        target.detach().cpu(), new.to(target.dtype)
+    ):
+        return
     with torch.no_grad():
         if target.shape != new.shape:
             if target.requires_grad or target.grad_fn is not None:

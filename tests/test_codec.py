@@ -122,3 +122,9 @@ def test_grad_of_a_tuple_output():
     assert other.tolist() == [2.0, 4.0]
     with pytest.raises(ProbeError, match="no such item"):
         grad_of(step, torch.ones(2), output=5)
+
+
+def test_unchanged_views_are_left_alone():
+    view = torch.ones(1, 3).expand(4, 3)  # elements share memory: not writable
+    codec.apply_state(view, codec.snapshot(view.clone(), codec.Budget()))
+    assert torch.equal(view, torch.ones(4, 3))

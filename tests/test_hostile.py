@@ -226,24 +226,36 @@ def hostile_dir(tmp_path_factory, w00, w00_release):
     return folder
 
 
-@pytest.fixture(scope="session", params=["otter", "nbgrader"])
-def results(request, hostile_dir, tmp_path_factory):
-    rows, details = {}, {}
-    out = tmp_path_factory.mktemp(f"hostile-{request.param}")
-    for batch, limits in BATCHES.items():
-        graded = grade(
-            TINY,
-            [hostile_dir / batch],
-            out / batch,
-            engine=request.param,
-            workers=2,
-            limits=limits,
-        )
-        for r in graded:
-            rows[r["student"]] = r
-            path = out / batch / "results" / f"{r['student']}.json"
-            details[r["student"]] = json.loads(path.read_text())
-    return rows, details, out / "main"
+@pytest.fixture(scope="session")
+def hostile_by_engine(hostile_dir, tmp_path_factory):
+    """Each engine's batches graded once per session (a parametrized session
+    fixture would be made again whenever xdist interleaves the engines' tests)."""
+    cache = {}
+
+    def graded(engine):
+        if engine in cache:
+            return cache[engine]
+        rows, details = {}, {}
+        out = tmp_path_factory.mktemp(f"hostile-{engine}")
+        for batch, limits in BATCHES.items():
+            # the files, not the folder: a folder with one notebook would be read
+            # as a student's folder
+            subs = sorted((hostile_dir / batch).glob("*.ipynb"))
+            for r in grade(
+                TINY, subs, out / batch, engine=engine, workers=2, limits=limits
+            ):
+                rows[r["student"]] = r
+                path = out / batch / "results" / f"{r['student']}.json"
+                details[r["student"]] = json.loads(path.read_text())
+        cache[engine] = rows, details, out / "main"
+        return cache[engine]
+
+    return graded
+
+
+@pytest.fixture(params=["otter", "nbgrader"])
+def results(request, hostile_by_engine):
+    return hostile_by_engine(request.param)
 
 
 def test_every_submission_has_a_row_with_status_and_reason(results, hostile_dir):
