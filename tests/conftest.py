@@ -25,7 +25,9 @@ torch.set_num_threads(1)
 # ``make test`` runs two pytest workers (pytest-xdist, ``--dist loadgroup``): the
 # tests of a module that share an expensive session fixture (a graded batch, the
 # built book, a release) stay on one worker, so the fixture is made once; the
-# per-week and per-module tests spread over both.
+# per-week and per-module tests spread over both.  The groups are given to xdist's
+# scheduler here: xdist 3.8 marks a group by editing ``item._nodeid``, which pytest
+# 9 no longer reads, so ``xdist_group`` marks would be silently ignored.
 SHARED = {
     "test_hostile": "hostile",
     "test_grading": "grading",
@@ -37,12 +39,27 @@ SHARED = {
 }
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
+def group_of(nodeid: str) -> str:
+    """The scheduling unit of a test: its module's group, else the test alone."""
+    module = nodeid.partition("::")[0].rpartition("/")[2].removesuffix(".py")
+    return SHARED.get(module, nodeid)
+
+
+def pytest_xdist_make_scheduler(config, log):
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class SharedFixtureScheduling(LoadScopeScheduling):
+        """One unit per group of :data:`SHARED`, largest first; other tests alone."""
+
+        def _split_scope(self, nodeid: str) -> str:
+            return group_of(nodeid)
+
+    return SharedFixtureScheduling(config, log)
+
+
 def pytest_collection_modifyitems(config, items):
-    for item in items:
-        group = SHARED.get(item.module.__name__.rpartition(".")[2])
-        if group is not None:
-            item.add_marker(pytest.mark.xdist_group(group))
     if torch.cuda.is_available():
         return
     skip = pytest.mark.skip(reason="needs CUDA")
