@@ -34,6 +34,22 @@ BATCHES = {
     "total": TOTAL_LIMITS,
 }
 BATCH_OF = {"infinite_loop": "cell", "ignores_alarm": "total"}
+# Attacks that act while the cells run, before any test: the sandbox both engines
+# share stops them, so one engine (otter) is enough.  Every attack on the answers
+# themselves (the wire, the tests, the checks) is graded by both engines.
+SANDBOX_ONLY = {
+    "infinite_loop",
+    "ignores_alarm",
+    "sys_exit",
+    "os_exit",
+    "exception_and_syntax",
+    "huge_allocation",
+    "memory_hog",
+    "print_flood",
+    "disk_search",
+    "subprocess_escape",
+}
+OTTER_ONLY = pytest.mark.parametrize("results", ["otter"], indirect=True)
 
 WRONG = {  # a wrong answer to every question (the mutants' code)
     "softplus": "q1_naive",
@@ -241,6 +257,10 @@ def hostile_by_engine(hostile_dir, tmp_path_factory):
             # the files, not the folder: a folder with one notebook would be read
             # as a student's folder
             subs = sorted((hostile_dir / batch).glob("*.ipynb"))
+            if engine != "otter":
+                subs = [p for p in subs if p.stem not in SANDBOX_ONLY]
+            if not subs:
+                continue
             for r in grade(
                 TINY, subs, out / batch, engine=engine, workers=2, limits=limits
             ):
@@ -260,7 +280,10 @@ def results(request, hostile_by_engine):
 
 def test_every_submission_has_a_row_with_status_and_reason(results, hostile_dir):
     rows, _, _ = results
-    assert set(rows) == {p.stem for p in hostile_dir.glob("*/*.ipynb")}
+    expected = {p.stem for p in hostile_dir.glob("*/*.ipynb")}
+    if rows["control"]["engine"] != "otter":
+        expected -= SANDBOX_ONLY
+    assert set(rows) == expected
     quiet = {
         "control",
         "right_tampering",
@@ -288,6 +311,7 @@ def test_control_is_unaffected(results, w00):
     assert rows["control"]["score"] == w00.max_score and rows["control"]["reason"] == ""
 
 
+@OTTER_ONLY
 def test_time_limits(results, w00):
     rows, details, _ = results
     loop = rows["infinite_loop"]
@@ -298,6 +322,7 @@ def test_time_limits(results, w00):
     assert details["ignores_alarm"]["seconds"] <= TOTAL_LIMITS.timeout + 20
 
 
+@OTTER_ONLY
 def test_exits_and_errors(results, w00):
     rows, _, _ = results
     assert rows["sys_exit"]["status"] == "graded"
@@ -312,6 +337,7 @@ def test_exits_and_errors(results, w00):
     assert "ZeroDivisionError" in broken["reason"] and "SyntaxError" in broken["reason"]
 
 
+@OTTER_ONLY
 def test_memory_limits(results, w00):
     rows, _, _ = results
     huge = rows["huge_allocation"]
@@ -321,6 +347,7 @@ def test_memory_limits(results, w00):
     assert hog["status"] == "error" and "3000 MB" in hog["reason"], hog
 
 
+@OTTER_ONLY
 def test_output_flood_is_bounded(results, w00):
     rows, _, out = results
     assert rows["print_flood"]["score"] == w00.max_score
@@ -355,6 +382,7 @@ def test_tampering_gains_nothing(results):
     assert rows["wrong_tampering"]["score"] == rows["wrong"]["score"]
 
 
+@OTTER_ONLY
 def test_hidden_tests_are_not_readable_from_the_notebook(results):
     rows, details, _ = results
     out = "".join(c.get("output", "") for c in details["disk_search"]["cells"])
@@ -362,6 +390,7 @@ def test_hidden_tests_are_not_readable_from_the_notebook(results):
     assert rows["disk_search"]["score"] == rows["control"]["score"]
 
 
+@OTTER_ONLY
 def test_no_processes_or_ctypes_from_the_notebook(results):
     _, details, _ = results
     errors = [c["error"] for c in details["subprocess_escape"]["cells"] if c["error"]]
