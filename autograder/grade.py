@@ -136,7 +136,10 @@ def _run_pool(subs, plan, limits, workers, bar) -> dict[str, tuple[dict, dict]]:
     student's row with it: the survivors are retried one at a time."""
     results: dict[str, tuple[dict, dict]] = {}
     crashed = []
-    ctx = multiprocessing.get_context("spawn")
+    # Each submission gets a process of its own, forked from a server that has
+    # imported torch and the grader once (not ~3 s of imports per submission).
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(["autograder.grade"])
     with ProcessPoolExecutor(
         max_workers=workers, mp_context=ctx, max_tasks_per_child=1
     ) as pool:
