@@ -244,8 +244,9 @@ def hostile_dir(tmp_path_factory, w00, w00_release):
 
 @pytest.fixture(scope="session")
 def hostile_by_engine(hostile_dir, tmp_path_factory):
-    """Each engine's batches graded once per session (a parametrized session
-    fixture would be made again whenever xdist interleaves the engines' tests)."""
+    """Each engine's batches graded once per session, whatever order the tests
+    run in (as ``graded_by_engine`` in test_grading.py; the otter-only tests
+    parametrize ``results`` themselves)."""
     cache = {}
 
     def graded(engine):
