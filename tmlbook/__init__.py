@@ -23,6 +23,10 @@ code that runs.  Modules, one per topic:
 - :mod:`tmlbook.llm_uncertainty` -- L12: generated QA data, semantic entropy
 - :mod:`tmlbook.attribution`  -- L5-L6: saliency, IG, SmoothGrad, Grad-CAM, SHAP, TCAV
 - :mod:`tmlbook.data_attribution` -- L7: influence, LiSSA, Lanczos, TracIn, LDS
+- :mod:`tmlbook.privacy`      -- L13: membership inference, canaries, DP-SGD, unlearning
+- :mod:`tmlbook.security`     -- L13: model extraction, GCG-style suffixes, watermarks
+- :mod:`tmlbook.fairness`     -- L13: demographic parity, equalised odds
+- :mod:`tmlbook.evaluation`   -- L14: bootstrap, McNemar, random search, Ladder
 - :mod:`tmlbook.plotting`     -- small figure helpers
 """
 

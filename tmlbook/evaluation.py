@@ -1,0 +1,1 @@
+"""L14: paired bootstrap, McNemar, random search, contamination, Ladder."""

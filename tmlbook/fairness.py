@@ -1,0 +1,1 @@
+"""L13: demographic parity and equalised odds."""

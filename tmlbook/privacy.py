@@ -1,0 +1,1 @@
+"""L13: membership inference, canaries, DP-SGD and its accountant, unlearning."""

@@ -1,0 +1,1 @@
+"""L13: model extraction, a GCG-style suffix attack, LM watermark detection."""
