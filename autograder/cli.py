@@ -12,6 +12,8 @@ from autograder.runner import ENGINES, Limits
 EPILOG = """\
 examples:
   python -m autograder release w01 --out release/
+  python -m autograder release w08 --out release/ --variant alice --variant bob
+  python -m autograder release w08 --out release/ --roster students.txt
   python -m autograder grade w01 submissions/* --out grades/w01 --workers 2
   python -m autograder grade w01 submissions/* --out part1 --shard 1/2
   python -m autograder merge part1 part2 --out grades/w01
@@ -47,6 +49,20 @@ def _parser() -> argparse.ArgumentParser:
         "--full",
         action="store_true",
         help="verify each mutant on the whole notebook, not its question alone",
+    )
+    r.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        metavar="STUDENT_ID",
+        help="an exam (w08, w16): also write this student's seeded variant "
+        "(student/variants/WEEK-ID.ipynb); repeat for more students",
+    )
+    r.add_argument(
+        "--roster",
+        default=None,
+        metavar="FILE",
+        help="an exam: one student id per line, each gets its variant",
     )
     r.add_argument(
         "--check-otter",
@@ -151,6 +167,15 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
+def _roster(path: str | None) -> list[str]:
+    """Student ids from a roster file: one per line; blank lines and # comments
+    are skipped."""
+    if path is None:
+        return []
+    lines = Path(path).read_text().splitlines()
+    return [ln.split("#")[0].strip() for ln in lines if ln.split("#")[0].strip()]
+
+
 def _dispatch(args) -> int:
     import os
 
@@ -167,6 +192,7 @@ def _dispatch(args) -> int:
                 check=not args.no_verify,
                 full=args.full,
                 check_otter=args.check_otter,
+                variants=args.variant + _roster(args.roster),
             )
             print(f"released {week} -> {target}")
         return 0

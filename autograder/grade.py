@@ -17,7 +17,7 @@ import time
 import traceback
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 from tqdm.auto import tqdm
@@ -31,6 +31,7 @@ from autograder.submissions import (
     group_attempts,
     read_cells,
 )
+from autograder.variants import variant_seed
 
 BASE_COLUMNS = ["student", "week", "engine", "status", "score", "max_score", "reason"]
 TIME_COLUMNS = ["submitted_at", "time_source", "late_by", "penalty"]
@@ -84,6 +85,8 @@ def grade_one(sub: Submission, plan: Plan, limits: Limits) -> tuple[dict, dict]:
         cells, notes = read_cells(sub, plan.week)
     except Rejected as exc:
         return _failed(sub, plan, "rejected", str(exc))
+    if plan.variants:  # an exam: grade against this student's own numbers
+        plan = replace(plan, variant=variant_seed(plan.week, sub.student))
     try:
         outcome = run_plan(cells, plan, limits)
     except MemoryError:
@@ -115,6 +118,8 @@ def grade_one(sub: Submission, plan: Plan, limits: Limits) -> tuple[dict, dict]:
     row.update({q: round(v, 4) for q, v in outcome.questions.items()})
     details = asdict(outcome)
     details["reasons"] = reasons
+    if plan.variant is not None:
+        details["variant"] = plan.variant
     return row, details
 
 

@@ -162,11 +162,7 @@ def parse(notebook: nbformat.NotebookNode, week: str, path: Path) -> Master:
                 current.tests.append(_parse_test(b.cell.source, current.name, i))
             elif b.in_solution:
                 tree = ast.parse(strip_solution_markers(b.cell.source))
-                current.solution_names += [
-                    n.name
-                    for n in tree.body
-                    if isinstance(n, (ast.FunctionDef, ast.ClassDef))
-                ]
+                current.solution_names += sorted(defined_names(tree))
     if assignment is None:
         raise MasterError(f"{path}: no ASSIGNMENT CONFIG cell")
     if str(assignment.get("name")) != week:
@@ -178,6 +174,19 @@ def parse(notebook: nbformat.NotebookNode, week: str, path: Path) -> Master:
     if not questions:
         raise MasterError(f"{path}: no questions")
     return Master(week, path, notebook, questions)
+
+
+def defined_names(tree: ast.Module) -> set[str]:
+    """Names a cell defines at top level: functions, classes and assigned names
+    (an exam's value answers, ``q3_value = ...``)."""
+    names = set()
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names |= {t.id for t in targets if isinstance(t, ast.Name)}
+    return names
 
 
 def _parse_test(source: str, question: str, index: int) -> TestCase:
@@ -313,11 +322,7 @@ def mutant_notebook(
         if cell.metadata.get("tmlbook", {}).get("question") != mutant.question:
             continue
         try:
-            defined = {
-                n.name
-                for n in ast.parse(cell.source).body
-                if isinstance(n, (ast.FunctionDef, ast.ClassDef))
-            }
+            defined = defined_names(ast.parse(cell.source))
         except SyntaxError:
             continue
         if defined and defined <= names:

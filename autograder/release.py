@@ -8,6 +8,8 @@
     ``nbgrader/source/<week>/<week>.ipynb``  nbgrader source (tutors only)
     ``nbgrader/release/<week>/<week>.ipynb`` nbgrader student version
     ``verification.json``               how the solution and each mutant scored
+    ``student/variants/<week>-<ID>.ipynb`` an exam's notebook for student ``ID``
+                                        (``variants``; see autograder.variants)
 
 Before anything is written the master is verified: its solution must score full
 marks and every mutant must lose points on its own question.  A release whose
@@ -20,11 +22,13 @@ import copy
 import json
 import multiprocessing
 import os
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 
 import jupytext
@@ -43,6 +47,10 @@ from autograder.master import (
 )
 from autograder.nbgrader_source import nbgrader_source
 from autograder.runner import Limits, plan_for, run_plan
+from autograder.submissions import student_id
+from autograder.variants import is_variant_master, variant_seed, with_variant
+
+STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
 class ReleaseError(RuntimeError):
@@ -257,6 +265,7 @@ def release(
     limits: Limits | None = None,
     full: bool = False,
     check_otter: bool = False,
+    variants: list[str] | tuple[str, ...] = (),
 ) -> Path:
     """Write the release of ``week`` under ``out/<week>``; return that folder.
 
@@ -264,13 +273,18 @@ def release(
     grades each mutant on the whole notebook).  ``check_otter``: verify with both
     engines, then grade the solution and every mutant with the released otter zip
     under ``otter run`` (the Gradescope path) and require the same score on every
-    question from all three.
+    question from all three.  ``variants``: student ids of an exam; each gets its
+    own notebook, and (with ``check``) the solution of each variant must score full
+    marks when graded as that student.
     """
     master = load_master(week)
     week = master.week
+    seeds = variant_seeds(master, variants)
     report: dict = {"skipped": True}
     if check or check_otter:
         report = verify(master, limits=limits, full=full)
+    if check and seeds:
+        report = dict(report, variants=verify_variants(master, seeds, limits))
     if check_otter:
         report = {
             "otter": report,
@@ -313,10 +327,62 @@ def release(
             nbg_release, target / "nbgrader" / "release" / week / f"{week}.ipynb"
         )
         (target / "nbgrader" / "nbgrader_config.py").write_text(NBGRADER_CONFIG)
+        if seeds:
+            (target / "student" / "variants").mkdir()
+            released = nbformat.read(student, as_version=4)
+        for sid, seed in seeds.items():
+            nb = with_variant(released, seed)
+            nb.metadata["tmlbook"] = dict(nb.metadata["tmlbook"], variant=seed)
+            nbformat.write(nb, target / "student" / "variants" / f"{week}-{sid}.ipynb")
     if check_otter:
         report["otter_run"] = compare_with_otter_run(master, target, report)
     (target / "verification.json").write_text(json.dumps(report, indent=1))
     return target
+
+
+def variant_seeds(master: Master, students) -> dict[str, int]:
+    """``{student id: seed}`` for an exam's variants; clear errors otherwise."""
+    students = list(dict.fromkeys(str(s).strip() for s in students))
+    if students and not is_variant_master(master.notebook):
+        raise ReleaseError(
+            f"{master.week} has no `VARIANT = 0` setup line: it has no variants"
+        )
+    bad = [s for s in students if not STUDENT_ID.match(s) or student_id(s) != s]
+    if bad:
+        raise ReleaseError(
+            "student ids must be as the grader names submissions (letters, digits, "
+            f"'.', '_' or '-'; the submission's file or folder name): {bad[:5]}"
+        )
+    return {s: variant_seed(master.week, s) for s in students}
+
+
+def verify_variants(master: Master, seeds: dict[str, int], limits=None) -> dict:
+    """Grade each variant's solution as its student: every one must score full
+    marks against its own numbers."""
+    limits = limits or Limits(timeout=600)
+    plan = plan_for(master, "otter")
+    jobs = [
+        (
+            _code_cells(with_variant(solution_notebook(master), seed)),
+            replace(plan, variant=seed),
+        )
+        for seed in seeds.values()
+    ]
+    report, problems = {}, []
+    for (sid, seed), out in zip(seeds.items(), _run_all(jobs, limits, 2), strict=True):
+        report[sid] = {"variant": seed, "score": out.score, "seconds": out.seconds}
+        if out.status != "graded" or abs(out.score - out.max_score) > 1e-9:
+            failed = [u.name for u in out.units if not u.passed]
+            problems.append(
+                f"variant {seed} ({sid}): the solution scores {out.score:g}/"
+                f"{out.max_score:g} ({out.status}; failing: {', '.join(failed)})"
+            )
+    if problems:
+        raise ReleaseError(
+            f"{master.week}'s variants are not fit to release:\n  - "
+            + "\n  - ".join(problems)
+        )
+    return report
 
 
 def otter_run(master: Master, nb, zip_path: Path, workdir: Path) -> dict[str, float]:

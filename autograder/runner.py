@@ -25,6 +25,8 @@ from autograder.sandbox import (
     StudentRaised,
     StudentTimeout,
 )
+from autograder.variants import NAME as VARIANT
+from autograder.variants import is_variant_master
 
 if TYPE_CHECKING:  # the heavy notebook libraries stay out of the grading processes
     from autograder.master import Master
@@ -116,7 +118,16 @@ def _free_names(tree: ast.Module) -> list[str]:
     return needed
 
 
-def run_unit(unit: TestCase, sandbox: Sandbox | None) -> UnitResult:
+def run_unit(
+    unit: TestCase, sandbox: Sandbox | None, given: dict | None = None
+) -> UnitResult:
+    """Run one test case against ``sandbox``.  Names in ``given`` (the grader's own
+    values, such as an exam's ``VARIANT``) are never looked up in the notebook."""
+    given = given or {}
+
+    def value(name: str):
+        return given[name] if name in given else sandbox.lookup(name)
+
     result = UnitResult(unit.question, unit.name, 0.0, unit.points, unit.hidden, False)
     generic = unit.failure_message or "this test failed"
     try:
@@ -126,7 +137,7 @@ def run_unit(unit: TestCase, sandbox: Sandbox | None) -> UnitResult:
         namespace: dict = {"__name__": "tmlbook_test"}
         if unit.call is None:
             for name in _free_names(tree):
-                namespace[name] = sandbox.lookup(name)
+                namespace[name] = value(name)
             exec(compile(tree, f"<{unit.name}>", "exec"), namespace)
         else:
             exec(compile(tree, f"<{unit.name}>", "exec"), namespace)
@@ -137,7 +148,7 @@ def run_unit(unit: TestCase, sandbox: Sandbox | None) -> UnitResult:
                     n for n in tree.body if isinstance(n, ast.FunctionDef)
                 ).args.args
             ]
-            fn(*[sandbox.lookup(p) for p in params])
+            fn(*[value(p) for p in params])
         result.passed, result.points = True, unit.points
         result.message = "passed"
     except NotDefined as exc:
@@ -189,6 +200,8 @@ class Plan:
     max_score: float
     questions: list[tuple[str, float]]
     units: list[TestCase]
+    variants: bool = False  # an exam with seeded variants (autograder.variants)
+    variant: int | None = None  # the graded student's variant, set per submission
 
 
 def plan_for(master: Master, engine: str, questions: list[str] | None = None) -> Plan:
@@ -203,6 +216,7 @@ def plan_for(master: Master, engine: str, questions: list[str] | None = None) ->
         sum(q.points for q in keep),
         [(q.name, q.points) for q in keep],
         [u for u in units_for(master, engine) if u.question in names],
+        variants=is_variant_master(master.notebook),
     )
 
 
@@ -221,6 +235,20 @@ def _warm_up(threads: int) -> None:
     loss = torch.nn.functional.cross_entropy(model(splits.val.X[:8]), splits.val.y[:8])
     loss.backward()
     opt.step()
+
+
+def _variant_mismatch(sandbox: Sandbox, variant: int) -> list[str]:
+    """A note when the notebook's own VARIANT is not the student's."""
+    try:
+        own = sandbox.lookup(VARIANT)
+    except Exception:  # noqa: BLE001 - no VARIANT, or a hostile one: say so
+        own = None
+    if isinstance(own, int) and not isinstance(own, bool) and own == variant:
+        return []
+    return [
+        f"this notebook says VARIANT = {str(own)[:20]}, but this student's exam is "
+        f"variant {variant}: it was graded against variant {variant}"
+    ]
 
 
 def run_plan(cells: list[tuple[int, str]], plan: Plan, limits: Limits) -> Outcome:
@@ -253,8 +281,11 @@ def run_plan(cells: list[tuple[int, str]], plan: Plan, limits: Limits) -> Outcom
                     f"cell {cell['index']} raised {cell['error']}"[:200]
                 )
         live = sandbox if outcome.status == "graded" else None
+        given = {} if plan.variant is None else {VARIANT: plan.variant}
+        if given and live is not None:
+            outcome.reasons += _variant_mismatch(live, plan.variant)
         for unit in units:
-            outcome.units.append(run_unit(unit, live))
+            outcome.units.append(run_unit(unit, live, given))
         if outcome.status == "graded" and not sandbox.alive():
             outcome.status = (
                 "timeout" if "time limit" in sandbox.why_gone() else "error"

@@ -25,7 +25,13 @@ from html import escape
 from itertools import combinations
 from pathlib import Path
 
-from autograder.master import Master, load_master, strip_solution_blocks, walk
+from autograder.master import (
+    Master,
+    defined_names,
+    load_master,
+    strip_solution_blocks,
+    walk,
+)
 from autograder.submissions import Rejected, discover, read_cells
 
 MIN_TOKENS = 12  # answers shorter than this are too short to compare meaningfully
@@ -84,11 +90,7 @@ def answers_by_question(master: Master, cells: list[tuple[int, str]]) -> dict:
         if " ".join(tokens) in template:
             continue
         try:
-            defined = [
-                n.name
-                for n in ast.parse(source).body
-                if isinstance(n, (ast.FunctionDef, ast.ClassDef))
-            ]
+            defined = defined_names(ast.parse(source))
         except SyntaxError:
             continue
         questions = {owner[d] for d in defined if d in owner}

@@ -45,6 +45,7 @@ def group_of(nodeid: str) -> str:
     return SHARED.get(module, nodeid)
 
 
+@pytest.hookimpl(optionalhook=True)  # absent under -p no:xdist
 def pytest_xdist_make_scheduler(config, log):
     if config.getvalue("dist") != "loadgroup":
         return None
