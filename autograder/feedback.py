@@ -26,6 +26,11 @@ def render(student: str, week: str, engine: str, row: dict, outcome: dict) -> st
         f"<span class='muted'>(status: {escape(row['status'])}, graded with "
         f"{escape(engine)} tests)</span></p>",
     ]
+    if outcome.get("variant") is not None:
+        out.append(
+            f"<p>Graded as exam variant {int(outcome['variant'])}: your own numbers."
+            "</p>"
+        )
     if row.get("reason"):
         out.append(f"<p>Notes: {escape(row['reason'])}</p>")
     hidden_seen: dict[str, int] = {}

@@ -84,3 +84,5 @@ def test_each_student_is_graded_against_their_own_numbers(tmp_path):
     assert by["carol"]["q1"] == 1.0 and by["carol"]["q2"] == 1.0  # public + q2 kept
     assert "graded against variant" in by["carol"]["reason"]
     assert by["alice"]["reason"] == "" and by["bob"]["reason"] == ""
+    page = (tmp_path / "out" / "feedback" / "carol.html").read_text()
+    assert f"exam variant {variant_seed('w98', 'carol')}" in page
