@@ -1,6 +1,7 @@
 """House style: ``ruff check`` and ``ruff format --check`` are clean, and lines of
 code (also in chapters and exercise masters) have at most 88 characters."""
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -75,3 +76,32 @@ def test_code_cells_fit_88_columns(path):
         and not line.startswith(("failure_message:", "success_message:"))
     ]
     assert not long, f"{path.name}: code lines {long} are longer than 88 characters"
+
+
+FIGURE = re.compile(r"plt\.\w+\(|\.subplots\(|(?<!def )\bplot_\w+\(")
+CELL = re.compile(r"```\{code-cell\}[^\n]*\n(.*?)\n```", re.S)
+
+
+@pytest.mark.parametrize(
+    "path", sorted((REPO / "chapters").glob("*.md")), ids=lambda p: p.name
+)
+def test_figures_have_alt_text_caption_and_name(path):
+    """Every code cell that draws a figure gives it alt text for screen readers, a
+    caption and a name (so that it is numbered and can be cited with numref)."""
+    import yaml
+
+    missing = []
+    for m in CELL.finditer(path.read_text()):
+        body = m.group(1)
+        if not FIGURE.search(body):
+            continue
+        front = {}
+        if body.startswith("---\n"):
+            front = yaml.safe_load(body.split("---\n")[1]) or {}
+        nb = front.get("mystnb") or {}
+        alt = (nb.get("image") or {}).get("alt", "")
+        figure = nb.get("figure") or {}
+        if len(str(alt)) < 20 or not figure.get("caption") or not figure.get("name"):
+            line = path.read_text()[: m.start()].count("\n") + 1
+            missing.append(f"line {line}")
+    assert not missing, f"figure cells without alt text, caption or name: {missing}"
