@@ -103,3 +103,53 @@ def test_a_failing_cell_fails_the_build(tmp_path):
     )
     assert proc.returncode != 0
     assert "ZeroDivisionError" in proc.stdout + proc.stderr
+
+
+def test_linkcheck_finds_no_broken_internal_link(built, tmp_path):
+    """Sphinx's ``linkcheck`` over the sources, reusing the build's execution cache
+    (nothing runs twice).  External links are not followed (no network); the
+    download links of the exercises point at files that ``publish`` writes into the
+    build, so they are checked there."""
+    import json
+
+    import yaml
+
+    out = built.parent.parent
+    if not (out / "_build" / ".jupyter_cache").is_dir():
+        pytest.skip("TML_BOOK_HTML: a build without its execution cache")
+    config = yaml.safe_load((REPO / "_config.yml").read_text())
+    sphinx = config["sphinx"]
+    sphinx["local_extensions"] = {
+        name: str(REPO / path) for name, path in sphinx["local_extensions"].items()
+    }
+    config["execute"]["cache"] = str(out / "_build" / ".jupyter_cache")
+    exercises = r"\.\./exercises/w\d\d\.ipynb$"
+    sphinx["config"]["linkcheck_ignore"] = [r"https?://", exercises]
+    (tmp_path / "_config.yml").write_text(yaml.safe_dump(config))
+    env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}")
+    env.update(TML_QUIET="1", TML_DEVICE="cpu")
+    proc = subprocess.run(
+        [
+            str(BIN / "jupyter-book"),
+            "build",
+            str(REPO),
+            "--builder",
+            "linkcheck",
+            "--config",
+            str(tmp_path / "_config.yml"),
+            "--path-output",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    report = tmp_path / "_build" / "html" / "output.json"  # jupyter-book's folder
+    assert report.is_file(), proc.stdout[-3000:] + proc.stderr[-3000:]
+    rows = [json.loads(line) for line in report.read_text().splitlines() if line]
+    broken = [r for r in rows if r["status"] == "broken"]
+    assert not broken, broken[:10]
+    assert any(r["status"] == "working" for r in rows), "linkcheck checked nothing"
+    for r in rows:
+        if re.search(exercises, r["uri"]):
+            assert (built / "exercises" / Path(r["uri"]).name).is_file(), r["uri"]
