@@ -343,6 +343,8 @@ def test_downloaded_chapter_notebooks_are_executed(built):
     nb = json.loads(path.read_text())
     outputs = [o for c in nb["cells"] if c["cell_type"] == "code" for o in c["outputs"]]
     assert any(o.get("output_type") == "display_data" for o in outputs)
+    first = "".join(nb["cells"][0]["source"])
+    assert '%pip install --quiet "tmlbook @ git+https://github.com/' in first, first
     assert not list((REPO / "chapters").glob("*.ipynb")), "notebooks are not committed"
 
 

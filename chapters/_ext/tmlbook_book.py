@@ -73,7 +73,7 @@ def strip_docstrings(code: str) -> str:
     kept = [line for i, line in enumerate(lines) if i not in drop]
     # A blank line that followed a removed docstring is noise at the top of a body.
     out = []
-    for i, line in enumerate(kept):
+    for line in kept:
         if not line.strip() and out and out[-1].rstrip().endswith(":"):
             continue
         out.append(line)
@@ -383,7 +383,22 @@ def executed_download(app, pagename, templatename, context, doctree):
         _, merged = get_cache(str(cache_path)).merge_match_into_notebook(notebook)
     except KeyError:  # not in the cache (executed some other way)
         return
+    repo = app.config.html_theme_options.get("repository_url", "")
+    merged.cells.insert(0, nbformat.v4.new_code_cell(install_cell(repo)))
     nbformat.write(merged, target)
+
+
+def install_cell(repository_url: str) -> str:
+    """The first cell of a downloaded or launched chapter notebook: on Colab (or
+    wherever ``tmlbook`` is missing) it installs the book's package from the
+    repository; in the course's environment it does nothing."""
+    source = f"git+{repository_url.rstrip('/')}.git@main" if repository_url else "."
+    return (
+        "# Colab, or a Python without the book's package: install it first.\n"
+        "import importlib.util\n\n"
+        'if importlib.util.find_spec("tmlbook") is None:\n'
+        f'    %pip install --quiet "tmlbook @ {source}"\n'
+    )
 
 
 def setup(app):
