@@ -1,5 +1,6 @@
 """L11 -- epistemic uncertainty: ensembles, MC dropout, Bayes by Backprop,
-SWAG (diagonal) and the last-layer Laplace approximation.
+SWAG (diagonal), the last-layer Laplace approximation, and two single-pass
+methods: DUQ and evidential networks.
 
 Every classifier method returns a stack of predictive samples of shape
 (S, n, K) (or, for Laplace, one predictive (n, K)), ready for
@@ -19,7 +20,7 @@ from torch import nn
 
 from tmlbook.checks import as_tensor, check_finite, check_labels, check_ndim
 from tmlbook.device import set_seed
-from tmlbook.models import BayesMLP
+from tmlbook.models import BayesMLP, DUQNet
 from tmlbook.ood import penultimate_features
 from tmlbook.training import fit
 
@@ -311,3 +312,119 @@ def laplace_last_layer(
     ggn[idx[:, None], idx[None, :]] = ggn_kron
     precision = ggn + float(prior_precision) * torch.eye(k * h1, dtype=torch.float64)
     return LastLayerLaplace(model, mean, torch.linalg.inv(precision), k)
+
+
+# --- single-pass methods: DUQ and evidential networks -------------------------------
+
+
+def duq_loss(model: DUQNet, xb: torch.Tensor, yb: torch.Tensor, lam: float = 0.5):
+    """DUQ's training loss on one batch (van Amersfoort et al., 2020).
+
+    BCE(kappa, onehot(y)), summed over classes and averaged over the batch, plus the
+    two-sided gradient penalty lam * (||grad_x sum_c kappa_c(x)|| - 1)^2, which keeps
+    the feature map sensitive to its input so that a far-away input cannot land on
+    a centroid.
+
+    Returns
+    -------
+    torch.Tensor, shape ()
+    """
+    xb = xb.detach().requires_grad_(True)
+    kernels = model(xb)  # (b, C)
+    target = F.one_hot(yb, kernels.shape[1]).to(kernels.dtype)
+    bce = F.binary_cross_entropy(kernels.clamp(1e-7, 1 - 1e-7), target, reduction="sum")
+    (grad,) = torch.autograd.grad(kernels.sum(), xb, create_graph=True)
+    penalty = ((grad.norm(dim=1) - 1) ** 2).mean()
+    return bce / len(xb) + lam * penalty
+
+
+def fit_duq(model: DUQNet, X, y, *, lam: float = 0.5, **fit_kwargs) -> dict:
+    """Train a :class:`~tmlbook.models.DUQNet` with :func:`tmlbook.training.fit`.
+
+    Each batch first moves the centroids towards the batch's class means of
+    W_c phi(x) (the paper does this after the optimiser step; here it happens just
+    before the loss, which the one training loop allows), then takes a step on
+    :func:`duq_loss`.  The confidence of a trained model is ``model(X).max(1)``.
+    """
+
+    def loss(m, xb, yb, idx):
+        m.update_centroids(xb, yb)
+        return duq_loss(m, xb, yb, lam)
+
+    return fit(model, X, y, loss_fn=loss, **fit_kwargs)
+
+
+def evidential_loss(logits, y, kl_weight: float = 0.0) -> torch.Tensor:
+    """The expected squared error of an evidential network (Sensoy et al., 2018).
+
+    The network's outputs become evidence e = softplus(logits) and the parameters
+    alpha = e + 1 of a Dirichlet over class probabilities, with S = sum_k alpha_k
+    and p = alpha / S.  Per sample,
+
+        sum_k (y_k - p_k)^2 + p_k (1 - p_k) / (S + 1)
+            + kl_weight * KL(Dir(alpha~) || Dir(1)),
+
+    where alpha~ = y + (1 - y) * alpha removes the evidence for the true class, so
+    the KL term only penalises evidence for wrong classes.
+
+    Parameters
+    ----------
+    logits : torch.Tensor, shape (n, K)
+    y : torch.Tensor, shape (n,), int64 labels
+    kl_weight : float
+        Usually annealed from 0 to 1 over the first epochs.
+
+    Returns
+    -------
+    torch.Tensor, shape (), the mean over samples
+    """
+    logits = as_tensor(logits, "logits")
+    check_ndim(logits, 2, "logits", "(n, K)")
+    check_labels(y, logits.shape[0], logits.shape[1])
+    alpha = F.softplus(logits) + 1
+    strength = alpha.sum(1, keepdim=True)
+    p = alpha / strength
+    onehot = F.one_hot(y, logits.shape[1]).to(p.dtype)
+    mse = ((onehot - p) ** 2 + p * (1 - p) / (strength + 1)).sum(1)
+    a = onehot + (1 - onehot) * alpha
+    a0 = a.sum(1)
+    k = logits.shape[1]
+    kl = (
+        torch.lgamma(a0)
+        - math.lgamma(k)
+        - torch.lgamma(a).sum(1)
+        + ((a - 1) * (torch.digamma(a) - torch.digamma(a0)[:, None])).sum(1)
+    )
+    return (mse + kl_weight * kl).mean()
+
+
+def evidential_uncertainty(logits) -> tuple[torch.Tensor, torch.Tensor]:
+    """Expected probabilities and the "epistemic" uncertainty u = K / S.
+
+    Returns
+    -------
+    probs : torch.Tensor, shape (n, K), alpha / S
+    u : torch.Tensor, shape (n,), in (0, 1]; 1 when there is no evidence at all
+    """
+    logits = as_tensor(logits, "logits")
+    check_ndim(logits, 2, "logits", "(n, K)")
+    alpha = F.softplus(logits) + 1
+    strength = alpha.sum(1)
+    return alpha / strength[:, None], logits.shape[1] / strength
+
+
+def fit_evidential(
+    model: nn.Module, X, y, *, anneal_epochs: int = 10, **fit_kwargs
+) -> dict:
+    """Train a classifier's logits as evidence with :func:`evidential_loss`, the KL
+    weight rising linearly from 0 to 1 over ``anneal_epochs`` epochs."""
+    epoch = {"done": 0}
+
+    def loss(m, xb, yb, idx):
+        weight = min(1.0, epoch["done"] / max(1, anneal_epochs))
+        return evidential_loss(m(xb), yb, kl_weight=weight)
+
+    def count(history):
+        epoch["done"] += 1
+
+    return fit(model, X, y, loss_fn=loss, on_epoch_end=count, **fit_kwargs)

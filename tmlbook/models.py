@@ -4,6 +4,7 @@
 - :class:`SmallCNN`        conv16-conv32-GAP-linear, for CAM / Grad-CAM
 - :class:`BNMLP`           the MLP with batch norm, for test-time adaptation (L4)
 - :class:`DomainAdaptNet`  features, label head and domain head, for DANN (L2)
+- :class:`DUQNet`          RBF kernels around class centroids, for DUQ (L11)
 """
 
 from __future__ import annotations
@@ -292,3 +293,60 @@ class GaussianMLP(nn.Module):
         out = self.head(self.body(x))
         sigma = nn.functional.softplus(out[:, 1]) + self.min_sigma
         return out[:, 0], sigma
+
+
+class DUQNet(nn.Module):
+    """Deterministic uncertainty quantification (van Amersfoort et al., 2020).
+
+    A ReLU feature map phi(x) (h features), one matrix W_c (m x h) per class and a
+    centroid e_c (m,) per class.  The output for class c is the RBF kernel value
+
+        kappa_c(x) = exp(-||W_c phi(x) - e_c||^2 / (2 m sigma^2))   in (0, 1],
+
+    and the confidence is max_c kappa_c(x).  The centroids are not trained by the
+    gradient: :meth:`update_centroids` keeps them at an exponential moving average
+    of the class means of W_c phi(x).
+
+    Shapes
+    ------
+    ``forward``: (n, n_in) -> kernel values (n, n_out)
+    """
+
+    def __init__(
+        self,
+        n_in: int = 64,
+        hidden: tuple[int, ...] = (128, 128),
+        n_out: int = 10,
+        centroid_dim: int = 32,
+        length_scale: float = 0.1,
+        gamma: float = 0.99,
+    ):
+        super().__init__()
+        if length_scale <= 0 or not 0.0 < gamma < 1.0:
+            raise ValueError("length_scale must be > 0 and gamma lie in (0, 1)")
+        self.features = MLP(n_in, hidden[:-1], hidden[-1])
+        self.W = nn.Parameter(torch.randn(n_out, centroid_dim, hidden[-1]) * 0.05)
+        self.register_buffer("count", torch.full((n_out,), 12.0))
+        self.register_buffer("total", torch.randn(n_out, centroid_dim) * 0.05 * 12)
+        self.length_scale, self.gamma = length_scale, gamma
+        self.n_in = n_in
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        """W_c phi(x) for every class: (n, n_out, centroid_dim)."""
+        phi = torch.relu(self.features(x))
+        return torch.einsum("cmh,nh->ncm", self.W, phi)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        z = self.embed(x)
+        centroids = self.total / self.count[:, None]
+        d2 = ((z - centroids) ** 2).mean(-1)  # mean over the m dimensions
+        return torch.exp(-d2 / (2 * self.length_scale**2))
+
+    @torch.no_grad()
+    def update_centroids(self, x: torch.Tensor, y: torch.Tensor) -> None:
+        """e_c <- EMA of the mean of W_c phi(x_i) over the batch's members of c."""
+        z = self.embed(x)
+        onehot = nn.functional.one_hot(y, z.shape[1]).to(z.dtype)  # (n, C)
+        self.count.mul_(self.gamma).add_((1 - self.gamma) * onehot.sum(0))
+        sums = torch.einsum("nc,ncm->cm", onehot, z)
+        self.total.mul_(self.gamma).add_((1 - self.gamma) * sums)
