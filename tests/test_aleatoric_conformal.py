@@ -195,3 +195,29 @@ def test_llm_dataset_and_estimators():
     )
     conf, corr = torch.tensor([0.9, 0.2, 0.5]), torch.tensor([1, 0, 1])
     assert auarc(conf, corr) == pytest.approx(1 - aurc(conf, corr))
+
+
+def test_a_trained_mdn_beats_one_gaussian_on_a_multimodal_inverse_problem():
+    from tmlbook.aleatoric import fit_gaussian_regressor, fit_mdn, gaussian_nll, mdn_nll
+
+    g = torch.Generator().manual_seed(0)
+
+    def inverse_sine(n):  # for x near 0.5 three values of t fit
+        t = torch.rand(n, generator=g)
+        x = t + 0.3 * torch.sin(2 * torch.pi * t) + 0.05 * torch.randn(n, generator=g)
+        return x[:, None], t
+
+    x, t = inverse_sine(600)
+    x_new, t_new = inverse_sine(600)
+    mdn = fit_mdn(
+        x, t, epochs=150, lr=1e-2, batch_size=200, device="cpu", progress=False
+    )
+    gauss = fit_gaussian_regressor(x, t, epochs=600)
+    with torch.no_grad():
+        logit_pi, mu, sigma = mdn(x_new)
+        mdn_test = float(mdn_nll(logit_pi, mu, sigma, t_new).mean())
+        gauss_test = float(gaussian_nll(*gauss(x_new), t_new).mean())
+    assert mu.shape == sigma.shape == (600, 3) and (sigma > 0).all()
+    assert mdn_test < gauss_test - 0.2
+    with pytest.raises(ValueError, match="X must be"):
+        fit_mdn(torch.zeros(5), torch.zeros(5))

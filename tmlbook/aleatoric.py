@@ -1,5 +1,6 @@
 """L12 -- aleatoric uncertainty in regression: heteroscedastic Gaussian NLL,
-CRPS, mixture density networks and the multiple-hypothesis loss.
+CRPS, mixture density networks (``mdn_nll``, ``fit_mdn``) and the
+multiple-hypothesis loss.
 
 All losses are returned *per sample* (shape (n,)); take ``.mean()`` to train.
 """
@@ -12,7 +13,8 @@ import torch
 
 from tmlbook.checks import as_tensor, check_finite
 from tmlbook.device import set_seed
-from tmlbook.models import GaussianMLP
+from tmlbook.models import MDN, GaussianMLP
+from tmlbook.training import fit
 
 
 def _same_shape(**tensors) -> list[torch.Tensor]:
@@ -155,4 +157,29 @@ def fit_gaussian_regressor(
         opt.zero_grad()
         loss.backward()
         opt.step()
+    return model.eval()
+
+
+def fit_mdn(X, y, n_components: int = 3, hidden: int = 64, **fit_kwargs) -> MDN:
+    """Fit a :class:`~tmlbook.models.MDN` by the mean mixture NLL, with the book's
+    one training loop :func:`tmlbook.training.fit` (Adam, mini-batches).
+
+    X : shape (n, d);  y : shape (n,), real targets.  ``fit_kwargs`` go to ``fit``
+    (epochs, lr, batch_size, seed, ...).
+    """
+    X = as_tensor(X, "X").to(torch.float32)
+    y = as_tensor(y, "y").to(torch.float32)
+    check_finite(X, "X")
+    check_finite(y, "y")
+    if X.dim() != 2 or y.shape != X.shape[:1]:
+        raise ValueError(
+            f"X must be (n, d) and y (n,), got {tuple(X.shape)}, {tuple(y.shape)}"
+        )
+    set_seed(fit_kwargs.get("seed", 0))
+    model = MDN(X.shape[1], hidden, n_components)
+
+    def loss(m, xb, yb, idx):  # no labels for fit: the targets are picked by idx
+        return mdn_nll(*m(xb), y[idx.cpu()].to(xb.device)).mean()
+
+    fit(model, X, None, loss_fn=loss, **fit_kwargs)
     return model.eval()

@@ -5,6 +5,7 @@
 - :class:`BNMLP`           the MLP with batch norm, for test-time adaptation (L4)
 - :class:`DomainAdaptNet`  features, label head and domain head, for DANN (L2)
 - :class:`DUQNet`          RBF kernels around class centroids, for DUQ (L11)
+- :class:`MDN`             a mixture density network for 1-D regression (L12)
 """
 
 from __future__ import annotations
@@ -350,3 +351,33 @@ class DUQNet(nn.Module):
         self.count.mul_(self.gamma).add_((1 - self.gamma) * onehot.sum(0))
         sums = torch.einsum("nc,ncm->cm", onehot, z)
         self.total.mul_(self.gamma).add_((1 - self.gamma) * sums)
+
+
+class MDN(nn.Module):
+    """A mixture density network for 1-D targets (Bishop, 1994).
+
+    A tanh body and three heads: mixture logits, means and standard deviations
+    (softplus + ``min_sigma``) of M Gaussian components.
+
+    Shapes
+    ------
+    ``forward``: (n, n_in) -> (logit_pi, mu, sigma), each (n, M)
+    """
+
+    def __init__(
+        self,
+        n_in: int = 1,
+        hidden: int = 64,
+        n_components: int = 3,
+        min_sigma: float = 1e-3,
+    ):
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Linear(n_in, hidden), nn.Tanh(), nn.Linear(hidden, hidden), nn.Tanh()
+        )
+        self.head = nn.Linear(hidden, 3 * n_components)
+        self.n_components, self.min_sigma = n_components, min_sigma
+
+    def forward(self, x: torch.Tensor):
+        logit_pi, mu, raw = self.head(self.body(x)).chunk(3, dim=1)
+        return logit_pi, mu, nn.functional.softplus(raw) + self.min_sigma
