@@ -119,12 +119,12 @@ def _gap(rate: torch.Tensor, labels: np.ndarray, what: str) -> float:
     """max - min of a per-group rate; raise if it is undefined for some group."""
     missing = torch.isnan(rate)
     if missing.any():
-        label = labels[int(torch.nonzero(missing)[0, 0])]
+        label = labels.tolist()[int(torch.nonzero(missing)[0, 0])]
+        kind = "true" if what == "positives" else "false"
         raise ValueError(
-            f"group {label!r} has no {what}, so its "
-            f"{'true' if what == 'positives' else 'false'} positive rate is "
-            "undefined and the equalised-odds difference with it; drop the group "
-            "or collect such samples (fairlearn would silently count the rate as 0)"
+            f"group {label!r} has no {what}: its {kind} positive rate is undefined, "
+            "and so is the equalised-odds difference; drop the group or collect "
+            "such samples (fairlearn would silently count the rate as 0)"
         )
     return float(rate.max() - rate.min())
 
