@@ -149,6 +149,46 @@ def check_groups(groups: torch.Tensor, n: int, n_groups: int | None) -> int:
     return n_groups
 
 
+def as_group_labels(
+    groups, n: int, name: str = "groups"
+) -> tuple[torch.Tensor, np.ndarray]:
+    """Encode ``n`` group labels (integers, strings or bools) as indices 0..G-1.
+
+    Unlike :func:`check_groups`, the labels need not be indices already: a
+    sensitive attribute may be stored as ``"a"``/``"b"`` or as ``{3, 7}``.  The
+    G distinct labels are sorted (``numpy.unique``), and group ``j`` is the
+    ``j``-th of them.  Floats are accepted only if they are whole numbers.
+
+    Returns
+    -------
+    codes : torch.Tensor, shape (n,), int64 in [0, G)
+    labels : numpy.ndarray, shape (G,)
+        The distinct labels, sorted; ``labels[codes]`` gives back ``groups``.
+    """
+    if isinstance(groups, torch.Tensor):
+        groups = groups.detach().cpu().numpy()
+    arr = np.asarray(groups)
+    if arr.ndim != 1 or arr.shape[0] != n:
+        raise ValueError(f"{name} must have shape ({n},), got shape {arr.shape}")
+    if n == 0:
+        raise ValueError(f"{name} is empty")
+    if arr.dtype.kind == "f":
+        if not np.isfinite(arr).all():
+            raise ValueError(f"{name} contains NaN or infinite values")
+        if (arr != np.round(arr)).any():
+            raise TypeError(
+                f"{name} must hold group labels (integers or strings), "
+                "got non-integer floats"
+            )
+    elif arr.dtype.kind not in "biuUSO":
+        raise TypeError(f"{name} must hold group labels, got dtype {arr.dtype}")
+    try:
+        labels, codes = np.unique(arr, return_inverse=True)
+    except TypeError as err:  # an object array mixing, e.g., strings and ints
+        raise TypeError(f"{name} mixes labels that cannot be sorted: {err}") from None
+    return torch.from_numpy(codes.reshape(-1).astype(np.int64)), labels
+
+
 def check_int(value, name: str, minimum: int = 1) -> int:
     """``value`` as an int; raise ``ValueError`` unless it is an integer >= minimum."""
     is_int = isinstance(value, (int, np.integer)) and not isinstance(value, bool)
