@@ -50,12 +50,19 @@ from tmlbook.ood import _ranking_inputs, _tie_groups, auroc
 # ----------------------------------------------------------------------------
 
 
-def _model_inputs(model: nn.Module, X, y, name: str):
+def _model_inputs(model: nn.Module, X, y, x_name: str = "X", y_name: str = "y"):
     device, dtype = check_model(model)
-    X = check_matrix(X, f"X_{name}").to(device, dtype)
-    y = as_tensor(y, f"y_{name}").to(device)
-    check_model_labels(model, X, y, f"y_{name}")
+    X = check_matrix(X, x_name).to(device, dtype)
+    y = as_tensor(y, y_name).to(device)
+    check_model_labels(model, X, y, y_name)
     return X, y
+
+
+@torch.no_grad()
+def _losses(model: nn.Module, X, y, x_name: str, y_name: str) -> torch.Tensor:
+    X, y = _model_inputs(model, X, y, x_name, y_name)
+    model.eval()
+    return F.cross_entropy(model(X).double(), y, reduction="none").cpu()
 
 
 @torch.no_grad()
@@ -71,10 +78,7 @@ def per_sample_loss(model: nn.Module, X, y) -> torch.Tensor:
     -------
     torch.Tensor, shape (n,), float64, on the CPU
     """
-    X, y = _model_inputs(model, X, y, "")
-    model.eval()
-    z = model(X).double()
-    return F.cross_entropy(z, y, reduction="none").cpu()
+    return _losses(model, X, y, "X", "y")
 
 
 @torch.no_grad()
@@ -89,7 +93,7 @@ def logit_confidence(model: nn.Module, X, y) -> torch.Tensor:
     -------
     torch.Tensor, shape (n,), float64, on the CPU
     """
-    X, y = _model_inputs(model, X, y, "")
+    X, y = _model_inputs(model, X, y)
     model.eval()
     z = model(X).double().cpu()
     z_y = z.gather(1, y.cpu()[:, None])[:, 0]
@@ -148,8 +152,8 @@ def loss_threshold_mia(
         ``membership`` (n_in + n_out,) int64, 1 for members;
         ``auroc`` float; ``tpr_at_fpr`` float.
     """
-    loss_in = per_sample_loss(model, X_in, y_in)
-    loss_out = per_sample_loss(model, X_out, y_out)
+    loss_in = _losses(model, X_in, y_in, "X_in", "y_in")
+    loss_out = _losses(model, X_out, y_out, "X_out", "y_out")
     scores = -torch.cat([loss_in, loss_out])
     membership = torch.cat(
         [torch.ones(len(loss_in)), torch.zeros(len(loss_out))]
@@ -282,7 +286,7 @@ def per_sample_gradients(model: nn.Module, X, y) -> dict[str, torch.Tensor]:
         One entry per parameter that requires gradients.
     """
     _check_no_batch_norm(model)
-    X, y = _model_inputs(model, X, y, "batch")
+    X, y = _model_inputs(model, X, y)
     params = {k: v.detach() for k, v in model.named_parameters() if v.requires_grad}
     frozen = {k: v.detach() for k, v in model.named_parameters() if not v.requires_grad}
     buffers = {k: v.detach() for k, v in model.named_buffers()}
