@@ -313,7 +313,25 @@ def mutant_notebook(
 ) -> nbformat.NotebookNode:
     """The solution notebook with one question's answer cells replaced by the mutant;
     ``alone``: the setup cells and the mutant's question only."""
-    nb = solution_notebook(master, [mutant.question] if alone else None)
+    return mutants_notebook(master, [mutant], alone)
+
+
+def mutants_notebook(
+    master: Master, mutants: list[Mutant], alone: bool = False
+) -> nbformat.NotebookNode:
+    """The solution notebook with the answer cells of each mutant's question replaced
+    by that mutant (at most one mutant per question); ``alone``: the setup cells and
+    those questions only."""
+    questions = [m.question for m in mutants]
+    if len(set(questions)) != len(questions):
+        raise MasterError(f"more than one mutant per question: {questions}")
+    nb = solution_notebook(master, questions if alone else None)
+    for mutant in mutants:
+        _replace_answer(master, nb, mutant)
+    return nb
+
+
+def _replace_answer(master: Master, nb, mutant: Mutant) -> None:
     names = set(master.question(mutant.question).solution_names)
     replaced = False
     for cell in nb.cells:
@@ -332,4 +350,29 @@ def mutant_notebook(
         raise MasterError(
             f"mutant {mutant.name}: no answer cell of {mutant.question} found"
         )
-    return nb
+
+
+def independent_questions(master: Master) -> set[str]:
+    """Questions whose answer cells and tests use no name that another question's
+    answer defines: their mutants can be verified side by side in one notebook."""
+    owner = {n: q.name for q in master.questions for n in q.solution_names}
+    used: dict[str, set[str]] = {q.name: set() for q in master.questions}
+    for b in walk(master.notebook):
+        if b.question is None or b.cell.cell_type != "code" or b.marker is not None:
+            continue
+        try:
+            tree = ast.parse(strip_solution_markers(b.cell.source))
+        except SyntaxError:
+            continue
+        used[b.question] |= {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+    for q in master.questions:
+        for t in q.tests:
+            tree = ast.parse(t.code)
+            used[q.name] |= {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+            used[q.name] |= {
+                a.arg
+                for n in ast.walk(tree)
+                if isinstance(n, ast.FunctionDef)
+                for a in n.args.args
+            }
+    return {q for q, names in used.items() if all(owner.get(n, q) == q for n in names)}
