@@ -304,7 +304,8 @@ class BagOfEmbeddings(nn.Module):
     The input is a *bag*: the frequency of each vocabulary token in the text
     (counts divided by the length), so the mean embedding is ``bag @ E``.  A
     one-hot token enters the bag linearly, which is what lets an attack take
-    gradients with respect to one-hot tokens (:func:`gcg_suffix_attack`).
+    gradients with respect to one-hot tokens
+    (:func:`tmlbook.security.gcg_suffix_attack`).
 
     Parameters
     ----------

@@ -293,7 +293,7 @@ def _trained_refusal_classifier(seed: int) -> BagOfEmbeddings:
 def refusal_classifier(seed: int = 0) -> BagOfEmbeddings:
     """The toy "refusal" classifier: refuse a request iff it looks harmful.
 
-    A :class:`BagOfEmbeddings` over :data:`REFUSAL_VOCAB`, trained (with
+    A :class:`~tmlbook.models.BagOfEmbeddings` over ``REFUSAL_VOCAB``, trained (with
     :func:`tmlbook.training.fit`, on the CPU, in about a second) on 1000
     benign and 1000 harmful requests from :func:`refusal_prompts`.  The model
     is trained once per seed and cached; each call returns a fresh copy.
@@ -432,7 +432,7 @@ def gcg_suffix_attack(
     ----------
     model : nn.Module
         Maps bags of token frequencies (n, V) to logits (n, K) and has an
-        attribute ``vocab_size`` = V (e.g. :class:`BagOfEmbeddings`).
+        attribute ``vocab_size`` = V (e.g. :class:`~tmlbook.models.BagOfEmbeddings`).
     prompts : list of 1-D int sequences, or (n, L) ints
         The prompts that one suffix must make the model classify as
         ``target``.
@@ -676,10 +676,10 @@ def watermark_z_score(
 
     Token s_t (t = 1..T) is green if it lies in the green list seeded by
     s_{t-1}.  Without the watermark each token is green with probability
-    gamma, so the number of green tokens |s|_G is about Binomial(T, gamma) and
+    gamma, so the number of green tokens n_G is about Binomial(T, gamma) and
     ::
 
-        z = (|s|_G - gamma T) / sqrt(T gamma (1 - gamma))
+        z = (n_G - gamma T) / sqrt(T gamma (1 - gamma))
 
     is approximately standard normal; a watermarked text has far more green
     tokens.  Detect a watermark when z exceeds a threshold (4 in the paper).
