@@ -146,6 +146,18 @@ def test_gcg_loss_never_increases_and_the_suffix_transfers(classifier):
     assert torch.equal(again.suffix, result.suffix)
 
 
+@pytest.mark.gpu
+def test_gcg_on_cuda_matches_cpu(classifier):
+    train = refusal_prompts(10, harmful=True, seed=2)
+    init = torch.full((5,), REFUSAL_VOCAB.index("the"))
+    cpu = gcg_suffix_attack(classifier, train, 5, 20, init_suffix=init)
+    gpu_model = refusal_classifier().cuda()
+    gpu = gcg_suffix_attack(gpu_model, train, 5, 20, init_suffix=init)
+    assert not gpu.suffix.is_cuda and next(gpu_model.parameters()).is_cuda
+    assert np.allclose(gpu.losses, cpu.losses, rtol=1e-3, atol=1e-6)
+    assert refusals(gpu_model, train, gpu.suffix).shape == (10,)
+
+
 def _tiny_model(seed=0):
     torch.manual_seed(seed)
     return BagOfEmbeddings(vocab_size=6, dim=4, hidden=8).eval()

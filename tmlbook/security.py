@@ -204,8 +204,8 @@ def _check_tokens(tokens, vocab_size: int, name: str) -> torch.Tensor:
 
 
 def _check_prompts(prompts, vocab_size: int) -> list[torch.Tensor]:
-    if isinstance(prompts, torch.Tensor) and prompts.dim() == 2:
-        prompts = list(prompts)
+    if isinstance(prompts, np.ndarray | torch.Tensor) and prompts.ndim == 2:
+        prompts = list(torch.as_tensor(prompts))
     if not isinstance(prompts, Sequence | torch.Tensor) or len(prompts) == 0:
         raise ValueError("prompts must be a non-empty list of token-id sequences")
     return [
