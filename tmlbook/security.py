@@ -254,7 +254,8 @@ def refusal_prompts(n: int, harmful: bool, seed: int = 0) -> list[torch.Tensor]:
     Returns
     -------
     list of torch.Tensor
-        ``n`` int64 token-id sequences of lengths 3-9.
+        ``n`` int64 token-id sequences, of lengths 3-8 (benign) or 4-10
+        (harmful).
     """
     n = check_int(n, "n")
     rng = np.random.default_rng([check_seed(seed), int(bool(harmful))])
@@ -294,7 +295,7 @@ def refusal_classifier(seed: int = 0) -> BagOfEmbeddings:
     """The toy "refusal" classifier: refuse a request iff it looks harmful.
 
     A :class:`~tmlbook.models.BagOfEmbeddings` over ``REFUSAL_VOCAB``, trained (with
-    :func:`tmlbook.training.fit`, on the CPU, in about a second) on 1000
+    :func:`tmlbook.training.fit`, on the CPU, in a few seconds) on 1000
     benign and 1000 harmful requests from :func:`refusal_prompts`.  The model
     is trained once per seed and cached; each call returns a fresh copy.
 
