@@ -6,6 +6,7 @@
 - :class:`DomainAdaptNet`  features, label head and domain head, for DANN (L2)
 - :class:`DUQNet`          RBF kernels around class centroids, for DUQ (L11)
 - :class:`MDN`             a mixture density network for 1-D regression (L12)
+- :class:`BagOfEmbeddings` a bag-of-embeddings text classifier, for GCG (L13)
 """
 
 from __future__ import annotations
@@ -381,3 +382,49 @@ class MDN(nn.Module):
     def forward(self, x: torch.Tensor):
         logit_pi, mu, raw = self.head(self.body(x)).chunk(3, dim=1)
         return logit_pi, mu, nn.functional.softplus(raw) + self.min_sigma
+
+
+# --- Part IV (advanced topics): a text classifier over bags of tokens ---
+
+
+class BagOfEmbeddings(nn.Module):
+    """A bag-of-embeddings text classifier: mean token embedding, then an MLP.
+
+    The input is a *bag*: the frequency of each vocabulary token in the text
+    (counts divided by the length), so the mean embedding is ``bag @ E``.  A
+    one-hot token enters the bag linearly, which is what lets an attack take
+    gradients with respect to one-hot tokens
+    (:func:`tmlbook.security.gcg_suffix_attack`).
+
+    Parameters
+    ----------
+    vocab_size : int
+    dim : int
+        Embedding width.
+    hidden : int
+        Width of the hidden tanh layer.
+    n_out : int
+        Number of classes.
+
+    Shapes
+    ------
+    ``forward``: bags (n, vocab_size) -> logits (n, n_out)
+    """
+
+    def __init__(
+        self, vocab_size: int = 100, dim: int = 16, hidden: int = 32, n_out: int = 2
+    ):
+        super().__init__()
+        self.vocab_size = vocab_size
+        self.embedding = nn.Parameter(torch.randn(vocab_size, dim))  # as nn.Embedding
+        self.head = nn.Sequential(
+            nn.Linear(dim, hidden), nn.Tanh(), nn.Linear(hidden, n_out)
+        )
+
+    def forward(self, bags: torch.Tensor) -> torch.Tensor:
+        if bags.dim() != 2 or bags.shape[1] != self.vocab_size:
+            raise ValueError(
+                f"BagOfEmbeddings expects bags of shape (n, {self.vocab_size}), "
+                f"got {tuple(bags.shape)}"
+            )
+        return self.head(bags @ self.embedding)
