@@ -15,6 +15,7 @@ from scipy.stats import chi2
 
 from tmlbook.data import load_digits_splits
 from tmlbook.evaluation import (
+    expected_best,
     find_duplicates,
     ladder_release,
     mcnemar_test,
@@ -292,3 +293,28 @@ def test_find_duplicates_bad_input():
         find_duplicates(np.zeros((0, 3)), np.zeros((2, 3)))
     with pytest.raises(ValueError, match="decimals"):
         find_duplicates(np.zeros((1, 3)), np.zeros((2, 3)), decimals=-1)
+
+
+# --- expected best of k trials ------------------------------------------------
+
+
+def test_expected_best_equals_brute_force_enumeration():
+    import itertools
+
+    scores = np.array([0.3, 0.9, 0.5, 0.5])
+    for k in (1, 2, 3):
+        tuples = itertools.product(scores, repeat=k)
+        brute = np.mean([max(t) for t in tuples])
+        assert expected_best(scores, k)[0] == pytest.approx(brute, abs=1e-12)
+    curve = expected_best(scores, [1, 2, 4, 8, 64])
+    assert curve[0] == pytest.approx(scores.mean(), abs=1e-12)
+    assert np.all(np.diff(curve) > 0) and curve[-1] <= scores.max()
+
+
+def test_expected_best_bad_input():
+    with pytest.raises(ValueError, match="budgets"):
+        expected_best([0.1, 0.2], [1, 0])
+    with pytest.raises(ValueError, match="budgets"):
+        expected_best([0.1, 0.2], 1.5)
+    with pytest.raises(ValueError, match="empty"):
+        expected_best([], 1)

@@ -6,6 +6,7 @@
   right/wrong outcomes
 - :func:`sample_configurations`, :func:`random_search`  random search over
   uniform and log-uniform ranges with an exactly counted budget
+- :func:`expected_best`        expected best score of k random-search trials
 - :func:`ladder_release`       the Ladder leaderboard of Blum & Hardt (2015)
 - :func:`find_duplicates`      train-test contamination check by hashing
   rounded inputs
@@ -311,6 +312,36 @@ def random_search(
         trials.append((config, float(score)))
     best = max(range(len(trials)), key=lambda i: (trials[i][1], -i))
     return SearchResult(trials, dict(trials[best][0]), trials[best][1], len(trials))
+
+
+def expected_best(scores, budgets) -> np.ndarray:
+    """Expected best score of k trials drawn from ``scores`` (Dodge et al. 2019).
+
+    Treat the N observed scores of a random search as the distribution of
+    one trial's score; the best of k independent trials (drawn with
+    replacement) then has expectation
+
+        E[max of k] = sum_i v_(i) * ((i / N)^k - ((i - 1) / N)^k),
+
+    with v_(1) <= ... <= v_(N) the sorted scores.  Plotted against k, it shows
+    how much of a comparison a difference in tuning budget alone explains.
+
+    Parameters
+    ----------
+    scores : array, shape (N,), finite, N >= 1
+    budgets : int or array of int, shape (m,), each >= 1
+
+    Returns
+    -------
+    numpy.ndarray, shape (m,), float64
+    """
+    v = np.sort(as_vector(scores, "scores").numpy())
+    if v.shape[0] == 0:
+        raise ValueError("scores is empty")
+    ks = [check_int(k, "budgets") for k in np.atleast_1d(budgets).tolist()]
+    frac = np.arange(1, v.shape[0] + 1) / v.shape[0]
+    prev = np.arange(0, v.shape[0]) / v.shape[0]
+    return np.array([float(np.sum(v * (frac**k - prev**k))) for k in ks])
 
 
 # ---------------------------------------------------------------------------
