@@ -20,7 +20,6 @@ import hashlib
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import NamedTuple
 
 import numpy as np
 from scipy.stats import chi2
@@ -41,8 +40,9 @@ from tmlbook.checks import (
 # ---------------------------------------------------------------------------
 
 
-class BootstrapCI(NamedTuple):
-    """Result of :func:`paired_bootstrap_ci`.
+@dataclass(frozen=True)
+class BootstrapCI:
+    """Result of :func:`paired_bootstrap_ci`: ``estimate, low, high, deltas``.
 
     Attributes
     ----------
@@ -58,6 +58,9 @@ class BootstrapCI(NamedTuple):
     low: float
     high: float
     deltas: np.ndarray
+
+    def __iter__(self):
+        return iter((self.estimate, self.low, self.high, self.deltas))
 
 
 def paired_bootstrap_ci(
@@ -110,13 +113,14 @@ def paired_bootstrap_ci(
     return BootstrapCI(float(diff.mean()), float(low), float(high), deltas)
 
 
-class McNemarResult(NamedTuple):
-    """Result of :func:`mcnemar_test`.
+@dataclass(frozen=True)
+class McNemarResult:
+    """Result of :func:`mcnemar_test`; unpacks as ``statistic, p_value, b, c``.
 
     Attributes
     ----------
     statistic : float
-        (|b - c| - 1)^2 / (b + c); 0 when b + c = 0.
+        ``(abs(b - c) - 1)**2 / (b + c)``; 0 when b + c = 0.
     p_value : float
         P(chi^2_1 >= statistic); 1 when b + c = 0.
     b : int
@@ -130,18 +134,21 @@ class McNemarResult(NamedTuple):
     b: int
     c: int
 
+    def __iter__(self):
+        return iter((self.statistic, self.p_value, self.b, self.c))
+
 
 def mcnemar_test(correct_a, correct_b) -> McNemarResult:
     """McNemar's test with continuity correction for two paired classifiers.
 
     Only the discordant samples matter: ``b`` (A right, B wrong) and ``c``
     (A wrong, B right).  Under the null hypothesis that both models have the
-    same error rate, b ~ Binomial(b + c, 1/2), and
+    same error rate, b ~ Binomial(b + c, 1/2), and the statistic::
 
-        chi^2 = (|b - c| - 1)^2 / (b + c)
+        chi^2 = (abs(b - c) - 1)**2 / (b + c)
 
     is approximately chi-squared with one degree of freedom (Dietterich 1998).
-    The formula is used as written, without clamping |b - c| - 1 at 0 (as
+    The formula is used as written, without clamping ``abs(b - c) - 1`` at 0 (as
     statsmodels' ``mcnemar(exact=False, correction=True)``).  With no
     discordant samples (b = c = 0) there is no evidence of a difference: the
     statistic is 0 and the p-value 1.  For b + c below about 25 the
@@ -319,11 +326,11 @@ def expected_best(scores, budgets) -> np.ndarray:
 
     Treat the N observed scores of a random search as the distribution of
     one trial's score; the best of k independent trials (drawn with
-    replacement) then has expectation
+    replacement) then has expectation::
 
         E[max of k] = sum_i v_(i) * ((i / N)^k - ((i - 1) / N)^k),
 
-    with v_(1) <= ... <= v_(N) the sorted scores.  Plotted against k, it shows
+    with v_1 <= ... <= v_N the sorted scores.  Plotted against k, it shows
     how much of a comparison a difference in tuning budget alone explains.
 
     Parameters
@@ -391,8 +398,9 @@ def ladder_release(scores, eta: float, higher_is_better: bool = True) -> np.ndar
 # ---------------------------------------------------------------------------
 
 
-class Duplicates(NamedTuple):
-    """Result of :func:`find_duplicates`.
+@dataclass(frozen=True)
+class Duplicates:
+    """Result of :func:`find_duplicates`; unpacks as ``test_index, train_index``.
 
     Attributes
     ----------
@@ -404,6 +412,9 @@ class Duplicates(NamedTuple):
 
     test_index: np.ndarray
     train_index: np.ndarray
+
+    def __iter__(self):
+        return iter((self.test_index, self.train_index))
 
 
 def _row_hashes(X: np.ndarray, decimals: int) -> list[bytes]:
