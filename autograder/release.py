@@ -163,9 +163,11 @@ def mutant_rounds(master: Master, mutants: list) -> list[list]:
 
     Questions do not depend on each other, so grading the k-th mutant of every
     question in one notebook gives each question the score it gets alone, with one
-    sandbox (and its ~4 s start) instead of one per mutant.  A mutant whose group
-    result would reject it is graded again alone, so grouping can save time but
-    never change a verdict.
+    sandbox (and its ~4 s start, and one run of the setup cells) instead of one per
+    mutant.  A mutant whose group result would reject it is graded again alone.  The
+    one thing grouping assumes is that an answer does not change state that another
+    question reads (say, a setup tensor modified in place); ``--full`` grades every
+    mutant on its own notebook and checks the other questions too.
     """
     free = independent_questions(master)
     rounds: list[list] = []
