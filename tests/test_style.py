@@ -105,3 +105,15 @@ def test_figures_have_alt_text_caption_and_name(path):
             line = path.read_text()[: m.start()].count("\n") + 1
             missing.append(f"line {line}")
     assert not missing, f"figure cells without alt text, caption or name: {missing}"
+
+
+def test_bibliography_parses_with_unique_keys():
+    """references.bib is read by pybtex (as sphinxcontrib-bibtex does) and no key
+    is defined twice: a merge that drops a closing brace fails here, in a second,
+    rather than in the book build."""
+    from pybtex.database import parse_file
+
+    text = (REPO / "references.bib").read_text()
+    keys = re.findall(r"^@\w+\{([^,\s]+),", text, re.M)
+    assert len(keys) == len(set(keys)), sorted(k for k in keys if keys.count(k) > 1)
+    assert len(parse_file(str(REPO / "references.bib")).entries) == len(keys)
