@@ -328,12 +328,13 @@ def main(argv: list[str]) -> int:
     )
     extra_roots = _preload(config["device"], config["threads"])
 
+    prefixes = (sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix)
     read_roots = tuple(
         {
-            sys.prefix,
-            sys.base_prefix,
-            sys.exec_prefix,
-            sys.base_exec_prefix,
+            *prefixes,
+            # paths are checked after resolving links: a venv that is a link
+            # (``.venv -> /elsewhere/.venv``) is allowed where it really is
+            *(os.path.realpath(p) for p in prefixes),
             "/usr/lib",
             "/usr/share",
             "/usr/local/lib",
