@@ -1,5 +1,5 @@
 # why: also evaluates a default (geometric-midpoint) configuration: budget + 1 trials
-def random_search(objective, space, budget, seed=0):
+def random_search(objective, final_test, space, budget, seed=0):
     rng = np.random.default_rng(seed)
     default = {k: math.sqrt(lo * hi) for k, (lo, hi) in space.items()}
     history = [(default, float(objective(default)))]
@@ -10,4 +10,5 @@ def random_search(objective, space, budget, seed=0):
         }
         history.append((config, float(objective(config))))
     best = max(range(len(history)), key=lambda t: (history[t][1], -t))
-    return history[best][0], history[best][1], history
+    config, val = history[best]
+    return config, val, float(final_test(config)), history

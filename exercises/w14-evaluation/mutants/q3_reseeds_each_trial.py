@@ -1,5 +1,5 @@
 # why: creates the generator inside the loop, so every trial draws the same config
-def random_search(objective, space, budget, seed=0):
+def random_search(objective, final_test, space, budget, seed=0):
     history = []
     for _ in range(budget):
         rng = np.random.default_rng(seed)
@@ -9,4 +9,5 @@ def random_search(objective, space, budget, seed=0):
         }
         history.append((config, float(objective(config))))
     best = max(range(budget), key=lambda t: (history[t][1], -t))
-    return history[best][0], history[best][1], history
+    config, val = history[best]
+    return config, val, float(final_test(config)), history
