@@ -1,0 +1,10 @@
+# why: forgets the absolute value, (b - c - 1)^2, which is wrong whenever c > b
+def mcnemar_from_predictions(y, pred_a, pred_b):
+    truth = np.asarray(y)
+    right_a, right_b = np.asarray(pred_a) == truth, np.asarray(pred_b) == truth
+    b = int(np.sum(right_a & ~right_b))
+    c = int(np.sum(right_b & ~right_a))
+    if b + c == 0:
+        return b, c, 0.0, 1.0
+    stat = (b - c - 1) ** 2 / (b + c)
+    return b, c, float(stat), float(chi2.sf(stat, 1))
