@@ -134,7 +134,7 @@ def demographic_parity_difference(y_true, y_pred, groups) -> float:
 
     DP = max_g P(y_hat = 1 | a = g) - min_g P(y_hat = 1 | a = g), which is 0
     iff every group is selected at the same rate.  With two groups it is
-    |P(y_hat = 1 | a = 0) - P(y_hat = 1 | a = 1)|.  Equals
+    ``|P(y_hat = 1 | a = 0) - P(y_hat = 1 | a = 1)|``.  Equals
     ``fairlearn.metrics.demographic_parity_difference`` with its default
     ``method="between_groups"``.  ``y_true`` is not used by the formula; it is
     taken (and checked) to keep the signature of the other metrics.

@@ -218,10 +218,10 @@ def canary_exposure(canary_loss, reference_losses) -> torch.Tensor:
     elements were never trained on.  With ``rank`` the canary's position when
     all of R is sorted by loss (rank 1 = lowest loss),
 
-        exposure = log2 |R| - log2 rank.
+        ``exposure = log2 |R| - log2 rank``.
 
     Ties count against the canary (a reference with the same loss ranks
-    before it), so exposure is never overstated.  exposure = log2 |R| when
+    before it), so exposure is never overstated.  ``exposure = log2 |R|`` when
     the canary has the lowest loss of all, and 0 when it has the highest.
 
     Parameters
@@ -229,7 +229,7 @@ def canary_exposure(canary_loss, reference_losses) -> torch.Tensor:
     canary_loss : shape (m,)
         The loss of each of m canaries.
     reference_losses : shape (m, N) or (N,)
-        The losses of the N = |R| - 1 other candidates of each canary's space
+        The losses of the ``N = |R| - 1`` other candidates of each canary's space
         (one shared row for every canary if 1-D).
 
     Returns
