@@ -1,4 +1,4 @@
-# why: takes F's strategy to be its queries to the API rather than the L-inf perturbation
+# why: takes F's strategy to be queries, since the images are sent to an API, not the L-inf ball
 def threat_models():
     return {
         "A": ("security", "linf_ball", "white"),
