@@ -27,7 +27,8 @@ from scipy.optimize import minimize
 from scipy.stats import rankdata
 from torch import nn
 
-from tmlbook.checks import as_tensor, check_finite
+from tmlbook.checks import as_tensor
+from tmlbook.training import per_sample_gradients
 
 
 def _array(a, name: str, ndim: int | tuple[int, ...]) -> np.ndarray:
@@ -365,31 +366,15 @@ def leave_one_out(X, y, lam: float, indices, X_test, y_test, w=None) -> np.ndarr
 def per_sample_grads(
     model: nn.Module, X: torch.Tensor, y: torch.Tensor
 ) -> torch.Tensor:
-    """Per-sample cross-entropy gradients w.r.t. all parameters, flattened.
-
-    Uses ``torch.func.vmap`` over ``torch.func.grad`` (one pass, no loop).
+    """Per-sample cross-entropy gradients w.r.t. all parameters, flattened:
+    :func:`tmlbook.training.per_sample_gradients`, one row per sample.
 
     Returns
     -------
     torch.Tensor, shape (n, n_params)
     """
-    from torch.func import functional_call, grad, vmap
-
-    X = as_tensor(X, "X")
-    y = as_tensor(y, "y")
-    check_finite(X, "X")
-    if y.dim() != 1 or y.shape[0] != X.shape[0] or y.dtype.is_floating_point:
-        raise ValueError(
-            f"y must be int64 of shape ({X.shape[0]},), got {tuple(y.shape)}"
-        )
-    device = next(model.parameters()).device
-    params = {k: v.detach() for k, v in model.named_parameters()}
-
-    def loss(p, xi, yi):
-        return F.cross_entropy(functional_call(model, p, (xi[None],)), yi[None])
-
-    g = vmap(grad(loss), in_dims=(None, 0, 0))(params, X.to(device), y.to(device))
-    return torch.cat([g[k].reshape(X.shape[0], -1) for k in params], dim=1)
+    g = per_sample_gradients(model, X, y)
+    return torch.cat([v.reshape(v.shape[0], -1) for v in g.values()], dim=1)
 
 
 def train_sgd_checkpoints(

@@ -5,7 +5,8 @@
   of planted canaries, Carlini et al. 2019).  Membership scores follow the
   ranking convention of :mod:`tmlbook.ood`: **higher = more likely a member**,
   and "member" is the positive class.
-- Defence: :func:`per_sample_gradients` and :func:`clip_per_sample_gradients`
+- Defence: :func:`~tmlbook.training.per_sample_gradients` and
+  :func:`clip_per_sample_gradients`
   (``torch.func``), :func:`dp_sgd_step` and :func:`dp_sgd_train` (Abadi et
   al. 2016), :func:`dp_epsilon` (the RDP accountant of opacus, Mironov 2017).
 - Unlearning: :func:`newton_unlearn` (one Newton step, Guo et al. 2020) for
@@ -23,7 +24,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.func import functional_call, grad, vmap
 
 from tmlbook.checks import (
     as_tensor,
@@ -44,6 +44,7 @@ from tmlbook.data_attribution import (
     logistic_hessian,
 )
 from tmlbook.ood import _ranking_inputs, _tie_groups, auroc
+from tmlbook.training import per_sample_gradients
 
 # ----------------------------------------------------------------------------
 # Membership inference
@@ -255,47 +256,6 @@ def canary_exposure(canary_loss, reference_losses) -> torch.Tensor:
 # ----------------------------------------------------------------------------
 # DP-SGD
 # ----------------------------------------------------------------------------
-
-
-def _check_no_batch_norm(model: nn.Module) -> None:
-    for m in model.modules():
-        if isinstance(m, nn.modules.batchnorm._BatchNorm):
-            raise ValueError(
-                "model has a batch-norm layer: it mixes the samples of a batch, "
-                "so per-sample gradients (and DP-SGD) are undefined; use "
-                "a model without batch statistics (e.g. GroupNorm)"
-            )
-
-
-def per_sample_gradients(model: nn.Module, X, y) -> dict[str, torch.Tensor]:
-    """The gradient of the cross-entropy of every sample, with ``torch.func``.
-
-    ``grad`` differentiates the loss of one sample with respect to the
-    parameters (the model is called with them by ``functional_call``); ``vmap``
-    maps it over the batch without a Python loop.
-
-    Parameters
-    ----------
-    model : nn.Module
-        (b, d) -> (b, K) logits; no batch norm.
-    X : shape (b, d);  y : shape (b,), int labels in [0, K)
-
-    Returns
-    -------
-    dict name -> torch.Tensor of shape (b, *param.shape)
-        One entry per parameter that requires gradients.
-    """
-    _check_no_batch_norm(model)
-    X, y = _model_inputs(model, X, y)
-    params = {k: v.detach() for k, v in model.named_parameters() if v.requires_grad}
-    frozen = {k: v.detach() for k, v in model.named_parameters() if not v.requires_grad}
-    buffers = {k: v.detach() for k, v in model.named_buffers()}
-
-    def loss_one(p, x, t):
-        z = functional_call(model, ({**p, **frozen}, buffers), (x[None],))
-        return F.cross_entropy(z, t[None])
-
-    return vmap(grad(loss_one), in_dims=(None, 0, 0))(params, X, y)
 
 
 def clip_per_sample_gradients(

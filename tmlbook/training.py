@@ -7,6 +7,7 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.func import functional_call, grad, vmap
 from tqdm.auto import tqdm
 
 from tmlbook.checks import (
@@ -238,3 +239,47 @@ def train_reference_bn_mlp(seed: int = 0) -> nn.Module:
     from tmlbook.robustness import train_bn_mlp
 
     return train_bn_mlp(seed=seed, epochs=30)
+
+
+def check_no_batch_norm(model: nn.Module) -> None:
+    for m in model.modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm):
+            raise ValueError(
+                "model has a batch-norm layer: it mixes the samples of a batch, "
+                "so per-sample gradients (and DP-SGD) are undefined; use "
+                "a model without batch statistics (e.g. GroupNorm)"
+            )
+
+
+def per_sample_gradients(model: nn.Module, X, y) -> dict[str, torch.Tensor]:
+    """The gradient of the cross-entropy of every sample, with ``torch.func``.
+
+    ``grad`` differentiates the loss of one sample with respect to the
+    parameters (the model is called with them by ``functional_call``); ``vmap``
+    maps it over the batch without a Python loop.
+
+    Parameters
+    ----------
+    model : nn.Module
+        (b, d) -> (b, K) logits; no batch norm.
+    X : shape (b, d);  y : shape (b,), int labels in [0, K)
+
+    Returns
+    -------
+    dict name -> torch.Tensor of shape (b, *param.shape)
+        One entry per parameter that requires gradients.
+    """
+    check_no_batch_norm(model)
+    device, dtype = check_model(model)
+    X = check_matrix(X, "X").to(device, dtype)
+    y = as_tensor(y, "y").to(device)
+    check_model_labels(model, X, y, "y")
+    params = {k: v.detach() for k, v in model.named_parameters() if v.requires_grad}
+    frozen = {k: v.detach() for k, v in model.named_parameters() if not v.requires_grad}
+    buffers = {k: v.detach() for k, v in model.named_buffers()}
+
+    def loss_one(p, x, t):
+        z = functional_call(model, ({**p, **frozen}, buffers), (x[None],))
+        return F.cross_entropy(z, t[None])
+
+    return vmap(grad(loss_one), in_dims=(None, 0, 0))(params, X, y)
