@@ -18,6 +18,7 @@ from tmlbook.shift import (
     coral_loss,
     dann_schedule,
     dirichlet_label_shift,
+    domain_cue_shift,
     fit_domain_classifier,
     gaussian_covariate_shift,
     gaussian_density_ratio,
@@ -133,6 +134,32 @@ def test_two_moons_rotation_preserves_distance_to_centre():
     assert dp.target.y.tolist() == yt_raw.tolist()
     same = two_moons_shift(n_source=200, n_target=300, angle=0.0, seed=2)
     np.testing.assert_allclose(same.target.X.numpy(), Xt_raw, atol=1e-6)
+
+
+def test_domain_cue_shift_moments_and_determinism():
+    dp = domain_cue_shift(n_source=20_000, n_target=20_000, offset=-3.0, seed=4)
+    again = domain_cue_shift(n_source=20_000, n_target=20_000, offset=-3.0, seed=4)
+    assert torch.equal(dp.source.X, again.source.X)
+    assert torch.equal(dp.target.y, again.target.y)
+    for split, o in [(dp.source, 0.0), (dp.target, -3.0)]:
+        s = 2.0 * split.y.double() - 1
+        r1 = split.X[:, 0].double() - s  # noise of the stable feature
+        r2 = split.X[:, 1].double() - 1.5 * s - o  # noise of the cue
+        assert abs(float(r1.mean())) < 0.02 and abs(float(r1.std()) - 0.6) < 0.02
+        assert abs(float(r2.mean())) < 0.01 and abs(float(r2.std()) - 0.3) < 0.01
+        assert abs(float(split.y.double().mean()) - 0.5) < 0.02
+    # the Bayes rule on x1 alone, sign(x1), is right with probability Phi(1 / 0.6)
+    from scipy.stats import norm
+
+    acc = float(((dp.target.X[:, 0] > 0).long() == dp.target.y).double().mean())
+    assert abs(acc - norm.cdf(1 / 0.6)) < 0.01
+
+
+def test_domain_cue_shift_rejects_bad_offset():
+    with pytest.raises(ValueError, match="offset"):
+        domain_cue_shift(offset=float("nan"))
+    with pytest.raises(TypeError, match="offset"):
+        domain_cue_shift(offset="3")
 
 
 # ------------------------------------------------------------------ covariate shift
