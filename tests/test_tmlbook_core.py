@@ -275,8 +275,35 @@ def test_reference_bn_mlp_shipped_equals_retrained():
     assert not shipped.training
     retrained = train_reference_bn_mlp()  # a few seconds on the CPU
     assert not retrained.training
-    state = retrained.state_dict()
-    assert set(shipped.state_dict()) == set(state)
-    for key, value in shipped.state_dict().items():
-        assert torch.equal(value, state[key]), f"{key} differs from a re-training"
-    assert evaluate(shipped, *load_digits_splits().test) >= 0.95
+    state, ours = retrained.state_dict(), shipped.state_dict()
+    assert set(ours) == set(state)
+    # Bit-equality holds on the CPU that trained the weights, not across CPUs
+    # (AVX-512 and AVX2 kernels round differently).  The bias of a Linear layer
+    # right before a BatchNorm has a gradient that is zero up to rounding, and
+    # Adam rescales that rounding noise to steps of size lr, so that bias (and the
+    # running mean that tracks it) drifts by ~1e-2 between CPUs, while the
+    # difference running_mean - bias, all the network computes with, agrees, the
+    # other weights agree to ~1e-3 and the test predictions are the same.
+    pre_bn = {"net.0.bias": "net.1", "net.3.bias": "net.4"}
+    for key, value in ours.items():
+        if key in pre_bn or key.endswith("running_mean"):
+            continue
+        torch.testing.assert_close(
+            value,
+            state[key],
+            atol=2e-3,
+            rtol=0,
+        )
+    for bias, bn in pre_bn.items():
+        torch.testing.assert_close(
+            ours[f"{bn}.running_mean"] - ours[bias],
+            state[f"{bn}.running_mean"] - state[bias],
+            atol=2e-3,
+            rtol=0,
+        )
+    test = load_digits_splits().test
+    assert torch.equal(
+        predict_proba(shipped, test.X).argmax(1),
+        predict_proba(retrained, test.X).argmax(1),
+    )
+    assert evaluate(shipped, *test) >= 0.95
