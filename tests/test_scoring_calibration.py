@@ -171,6 +171,27 @@ def test_ece_on_edge_convention():
     assert r["count"][-1] == 1 and len(r["count"]) == 15
 
 
+@pytest.mark.parametrize("m", [1, 2, 3, 7, 10, 15, 33, 100, 1000])
+def test_bin_index_matches_a_search_of_the_edges_on_and_next_to_every_edge(m):
+    from tmlbook.calibration import _bin_index
+
+    edges = np.linspace(0, 1, m + 1)  # the edges reliability_bins reports
+    ref_edges = torch.linspace(0, 1, m + 1, dtype=torch.float64)
+    for dtype in (np.float64, np.float32):
+        e = edges.astype(dtype)
+        conf = np.concatenate(
+            [
+                e,
+                np.nextafter(e, dtype(2)),
+                np.clip(np.nextafter(e, dtype(-1)), 0, 1),
+                np.random.default_rng(m).random(2000).astype(dtype),
+            ]
+        )
+        c = torch.from_numpy(conf)
+        reference = torch.bucketize(c.double(), ref_edges[1:-1], right=True)
+        assert torch.equal(_bin_index(c, m), reference)
+
+
 def test_torchmetrics_puts_confidence_one_in_a_phantom_bin():
     torchmetrics = pytest.importorskip("torchmetrics")
     from torchmetrics.functional.classification import multiclass_calibration_error
