@@ -210,7 +210,7 @@ def test_a_trained_mdn_beats_one_gaussian_on_a_multimodal_inverse_problem():
     x, t = inverse_sine(600)
     x_new, t_new = inverse_sine(600)
     mdn = fit_mdn(
-        x, t, epochs=150, lr=1e-2, batch_size=200, device="cpu", progress=False
+        x, t, epochs=600, lr=3e-3, batch_size=200, device="cpu", progress=False
     )
     gauss = fit_gaussian_regressor(x, t, epochs=600)
     with torch.no_grad():
