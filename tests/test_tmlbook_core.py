@@ -247,6 +247,9 @@ def test_checks_name_the_problem():
             check_number(bad, "eps")
     with pytest.raises(ValueError, match="sigma must be > 0"):
         check_number(0.0, "sigma", positive=True)
+    assert check_number(-3, "offset", signed=True) == -3.0
+    with pytest.raises(ValueError, match="offset must be finite"):
+        check_number(float("nan"), "offset", signed=True)
     with pytest.raises(ValueError, match="did you pass logits"):
         check_probabilities(torch.tensor([[2.0, -1.0], [0.3, 0.3]]).abs())
     with pytest.raises(TypeError, match="torch.nn.Module"):

@@ -205,21 +205,26 @@ def check_seed(seed) -> int:
     return int(seed)
 
 
-def check_number(value, name: str, *, positive: bool = False) -> float:
-    """``value`` as a float; raise unless it is a finite number >= 0 (> 0 if positive).
+def check_number(
+    value, name: str, *, positive: bool = False, signed: bool = False
+) -> float:
+    """``value`` as a float; raise unless it is a finite number >= 0 (> 0 if
+    positive; of either sign if ``signed``).
 
     Raises
     ------
     TypeError
         If ``value`` is not a real number (a string, a bool, a tensor, ...).
     ValueError
-        If it is NaN, infinite, negative, or zero when ``positive``.
+        If it is NaN, infinite, negative (unless ``signed``), or zero when
+        ``positive``.
     """
     if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
         raise TypeError(f"{name} must be a number, got {type(value).__name__}")
     value = float(value)
-    if not math.isfinite(value) or value < 0:
-        raise ValueError(f"{name} must be finite and >= 0, got {value}")
+    if not math.isfinite(value) or (value < 0 and not signed):
+        rule = "finite" if signed else "finite and >= 0"
+        raise ValueError(f"{name} must be {rule}, got {value}")
     if positive and value == 0:
         raise ValueError(f"{name} must be > 0")
     return value

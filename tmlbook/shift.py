@@ -378,10 +378,7 @@ def domain_cue_shift(
     """
     n_source = check_int(n_source, "n_source", 2)
     n_target = check_int(n_target, "n_target", 2)
-    if isinstance(offset, bool) or not isinstance(offset, (int, float)):
-        raise TypeError(f"offset must be a number, got {type(offset).__name__}")
-    if not math.isfinite(offset):
-        raise ValueError(f"offset must be finite, got {offset}")
+    offset = check_number(offset, "offset", signed=True)
     g = torch.Generator().manual_seed(check_seed(seed))
 
     def draw(n: int, o: float) -> Split:
